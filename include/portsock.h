@@ -1,0 +1,342 @@
+/*
+ * portsock: one C11 API for TCP sockets on POSIX and on Windows.
+ *
+ * Model: a listener (ps_listener) only accepts; ps_accept hands back a new,
+ * independent connection (ps_conn) that carries one peer's data; closing the
+ * listener never disturbs accepted connections. A client gets a ps_conn from
+ * ps_connect or ps_dial.
+ *
+ * Conventions used by every function below:
+ *  - Functions that can fail return int: PS_OK (0) or a negative PS_E... code.
+ *    Results come back through out-parameters, which are left untouched on
+ *    failure unless the comment says otherwise.
+ *  - Every call that can wait takes `int timeout_ms`: PS_FOREVER (-1) waits
+ *    without limit, 0 never waits (PS_EWOULDBLOCK if it would have to), > 0 is
+ *    one deadline for the whole call, retries included. Any other negative
+ *    value is PS_EINVAL. A call that runs out of time returns PS_ETIMEDOUT.
+ *    Interrupted system calls (EINTR) are retried with the time that is left.
+ *  - No call raises SIGPIPE; sockets are never inherited by child processes.
+ *  - ps_os_error() gives the raw errno / WSA code behind this thread's last
+ *    failure, for diagnostics.
+ *
+ * Threads: different handles may be used from different threads at once. On
+ * one connection, one thread may send while another receives; a third thread
+ * may call ps_shutdown on it to wake them. On one listener, one thread may
+ * block in ps_accept while another calls ps_listener_shutdown to wake it. No
+ * other call may run concurrently with another call on the same handle, and
+ * ps_close / ps_abort / ps_listener_close must only be called once no other
+ * thread is inside a call on that handle: wake the blocked thread first, join
+ * it (or otherwise learn that it returned), then close.
+ *
+ * This header includes no operating-system header.
+ */
+#ifndef PORTSOCK_H
+#define PORTSOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- version ------------------------------------------------------------ */
+
+#define PS_VERSION_MAJOR 0
+#define PS_VERSION_MINOR 1
+#define PS_VERSION_PATCH 0
+#define PS_VERSION_STRING "0.1.0"
+/** One number for comparisons: 0xMMmmpp. */
+#define PS_VERSION_HEX \
+    ((PS_VERSION_MAJOR << 16) | (PS_VERSION_MINOR << 8) | PS_VERSION_PATCH)
+
+/* ---- export macro ---------------------------------------------------------
+ * PS_BUILDING is set while the library itself is compiled. PS_SHARED is set
+ * (by the CMake target or the .pc file) for programs that link a Windows DLL
+ * build. A program that sets neither still links against either build: mingw
+ * and MSVC call DLL functions through import thunks, so a forgotten define
+ * never produces __imp_ link errors. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#  if defined(PS_BUILDING) && defined(PS_SHARED)
+#    define PS_API __declspec(dllexport)
+#  elif defined(PS_SHARED)
+#    define PS_API __declspec(dllimport)
+#  else
+#    define PS_API
+#  endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define PS_API __attribute__((visibility("default")))
+#else
+#  define PS_API
+#endif
+
+/* ---- native handle ------------------------------------------------------- */
+
+#if defined(_WIN32)
+/** A Winsock SOCKET (UINT_PTR), without including winsock2.h. */
+typedef uintptr_t ps_socket_t;
+#  define PS_INVALID_SOCKET ((ps_socket_t)~(uintptr_t)0)
+#else
+/** A POSIX file descriptor. */
+typedef int ps_socket_t;
+#  define PS_INVALID_SOCKET (-1)
+#endif
+
+/* ---- errors ---------------------------------------------------------------
+ * One list: code name, stable value, message. The values are the same on
+ * every platform and never change between releases. */
+#define PS_ERROR_MAP(X)                                                        \
+    X(PS_OK, 0, "success")                                                     \
+    X(PS_EINVAL, -1, "invalid argument")                                       \
+    X(PS_ENOMEM, -2, "out of memory")                                          \
+    X(PS_EWOULDBLOCK, -3, "operation would block")                             \
+    X(PS_ETIMEDOUT, -4, "operation timed out")                                 \
+    X(PS_EINPROGRESS, -5, "operation in progress")                             \
+    X(PS_ECLOSED, -6, "connection closed by peer (end of stream)")             \
+    X(PS_ECONNREFUSED, -7, "connection refused")                               \
+    X(PS_ECONNRESET, -8, "connection reset by peer")                           \
+    X(PS_ECONNABORTED, -9, "connection aborted")                               \
+    X(PS_EPIPE, -10, "sending side is shut down")                              \
+    X(PS_EADDRINUSE, -11, "address already in use")                            \
+    X(PS_EADDRNOTAVAIL, -12, "address not available")                          \
+    X(PS_EACCES, -13, "permission denied")                                     \
+    X(PS_ENETUNREACH, -14, "network unreachable")                              \
+    X(PS_EHOSTUNREACH, -15, "host unreachable")                                \
+    X(PS_EAFNOSUPPORT, -16, "address family not supported")                   \
+    X(PS_ENOTSUP, -17, "operation not supported")                              \
+    X(PS_EMFILE, -18, "out of descriptors or handles")                         \
+    X(PS_ENOBUFS, -19, "out of buffer space")                                  \
+    X(PS_EMSGSIZE, -20, "message too large or truncated")                      \
+    X(PS_ERESOLVE, -21, "name could not be resolved")                          \
+    X(PS_ECANCELED, -22, "operation canceled by a local shutdown")             \
+    X(PS_EIO, -23, "unclassified system error (see ps_os_error)")
+
+enum ps_error {
+#define PS__ERROR_ENUM(name, value, text) name = value,
+    PS_ERROR_MAP(PS__ERROR_ENUM)
+#undef PS__ERROR_ENUM
+};
+
+/** Message for a PS_E... code. Never NULL; unknown codes give a generic text. */
+PS_API const char *ps_strerror(int err);
+/** The code's name, e.g. "PS_EINVAL". Never NULL ("PS_E?" if unknown). */
+PS_API const char *ps_errname(int err);
+/** Raw OS code (errno, WSA or getaddrinfo code) of this thread's last failed
+ * portsock call; 0 if the last failure had no OS cause (e.g. PS_EINVAL from
+ * argument checks leaves it at 0). */
+PS_API int ps_os_error(void);
+
+/* ---- timeouts ------------------------------------------------------------ */
+
+/** Wait without limit. */
+#define PS_FOREVER (-1)
+
+/* ---- library lifetime -------------------------------------------------------
+ * Optional: the first call that needs Winsock starts it, thread-safely. */
+
+/** Start the platform's socket library (WSAStartup on Windows, nothing on
+ * POSIX). Reference-counted: each successful ps_init needs one ps_cleanup.
+ * Errors: PS_ENOTSUP if Winsock 2.2 is unavailable, PS_EIO otherwise. */
+PS_API int ps_init(void);
+/** Release one ps_init. PS_EINVAL if there is no matching ps_init. */
+PS_API int ps_cleanup(void);
+/** PS_VERSION_STRING of the library actually linked. */
+PS_API const char *ps_version(void);
+
+/* ---- addresses ------------------------------------------------------------ */
+
+enum ps_family {
+    PS_AF_UNSPEC = 0,
+    PS_AF_INET = 1,  /**< IPv4 */
+    PS_AF_INET6 = 2, /**< IPv6 */
+    PS_AF_UNIX = 3   /**< local (unix-domain) socket path */
+};
+
+/** Longest unix-socket path, without the terminating NUL. */
+#define PS_UNIX_PATH_MAX 107
+/** A buffer of this size always holds ps_addr_format's text. */
+#define PS_ADDR_STRLEN 128
+
+/** A socket address: a plain value, copy it with `=`. Fields are in host byte
+ * order. Fill it with ps_addr_parse, ps_addr_loopback, ps_addr_any,
+ * ps_resolve or ps_addr_from_sockaddr rather than by hand. */
+typedef struct ps_addr {
+    uint16_t family;   /**< enum ps_family */
+    uint16_t port;     /**< TCP/UDP port, host order */
+    uint32_t scope_id; /**< IPv6 scope (interface index), else 0 */
+    uint32_t flowinfo; /**< IPv6 flow info, else 0 */
+    union {
+        uint8_t v4[4];
+        uint8_t v6[16];
+        char path[PS_UNIX_PATH_MAX + 1];
+    } u;
+} ps_addr;
+
+/** Parse numeric text: "127.0.0.1:8080", "[::1]:8080", "[fe80::1%2]:80",
+ * "unix:/path". No DNS. The port is required for IP forms (0..65535).
+ * Errors: PS_EINVAL for NULL or malformed text (empty, no port, port out of
+ * range, bad brackets, trailing characters, unix path longer than
+ * PS_UNIX_PATH_MAX). `out` is untouched on error. */
+PS_API int ps_addr_parse(ps_addr *out, const char *text);
+/** As ps_addr_parse, but reads at most `len` bytes of `text`; an embedded
+ * NUL before `len` is PS_EINVAL. */
+PS_API int ps_addr_parse_n(ps_addr *out, const char *text, size_t len);
+/** Format as the text ps_addr_parse accepts. Never writes past `cap`; when
+ * cap > 0 the result is always NUL-terminated. Errors: PS_EINVAL (NULL, or
+ * an address with no family), PS_ENOBUFS (text truncated to fit `cap`). */
+PS_API int ps_addr_format(const ps_addr *a, char *buf, size_t cap);
+/** Family (enum ps_family) of `a`; PS_AF_UNSPEC for NULL. */
+PS_API int ps_addr_family(const ps_addr *a);
+/** Port of an IP address (0..65535); PS_EINVAL for NULL or non-IP. */
+PS_API int ps_addr_port(const ps_addr *a);
+/** Set the port of an IP address. PS_EINVAL for NULL, non-IP, or a port
+ * outside 0..65535. */
+PS_API int ps_addr_set_port(ps_addr *a, int port);
+/** 1 if both are the same address (family, bytes, port, scope), else 0. */
+PS_API int ps_addr_equal(const ps_addr *a, const ps_addr *b);
+/** 127.0.0.1:port or [::1]:port. PS_EINVAL for NULL, another family or a
+ * port outside 0..65535. */
+PS_API int ps_addr_loopback(ps_addr *out, int family, int port);
+/** 0.0.0.0:port or [::]:port, as ps_addr_loopback. */
+PS_API int ps_addr_any(ps_addr *out, int family, int port);
+/** Resolve `host` (name or numeric; NULL means loopback) and `service` (port
+ * number or service name; NULL means 0) with getaddrinfo, for stream
+ * sockets. `family` is PS_AF_UNSPEC, PS_AF_INET or PS_AF_INET6. Stores up to
+ * `max` addresses in `out` and their count in `*n`. Errors: PS_EINVAL (bad
+ * arguments, max == 0), PS_ERESOLVE (no such name; ps_os_error has the
+ * getaddrinfo code), PS_ENOMEM. */
+PS_API int ps_resolve(const char *host, const char *service, int family,
+                      ps_addr *out, size_t max, size_t *n);
+/** Write `a` as a native `struct sockaddr` into `sa` (capacity `cap` bytes,
+ * a `struct sockaddr_storage` is always enough); its length goes to `*len`.
+ * PS_EINVAL for NULL or no family, PS_ENOBUFS if `cap` is too small. */
+PS_API int ps_addr_to_sockaddr(const ps_addr *a, void *sa, size_t cap,
+                               size_t *len);
+/** Read a native `struct sockaddr` of `len` bytes. PS_EAFNOSUPPORT for a
+ * family portsock does not know, PS_EINVAL for NULL or a short length. */
+PS_API int ps_addr_from_sockaddr(ps_addr *out, const void *sa, size_t len);
+
+/* ---- listener ------------------------------------------------------------- */
+
+typedef struct ps_listener ps_listener;
+typedef struct ps_conn ps_conn;
+
+/** Listener flags (ps_listen_opts.flags). */
+enum ps_listen_flags {
+    /** IPv6 listener also accepts IPv4 peers (seen as ::ffff:a.b.c.d).
+     * Without it an IPv6 listener is IPv6-only on every platform. */
+    PS_LISTEN_DUALSTACK = 1u << 0
+};
+
+typedef struct ps_listen_opts {
+    int backlog;    /**< pending-connection queue; 0 means the system max */
+    unsigned flags; /**< enum ps_listen_flags */
+} ps_listen_opts;
+
+/** Create a listener: socket, bind, listen. `opts` may be NULL (backlog =
+ * system max, no flags). Address reuse is set so a restarted server binds
+ * at once over connections in TIME_WAIT (POSIX SO_REUSEADDR), and no other
+ * socket can bind over a live listener (Windows SO_EXCLUSIVEADDRUSE).
+ * Errors: PS_EINVAL, PS_EADDRINUSE, PS_EADDRNOTAVAIL, PS_EACCES,
+ * PS_EAFNOSUPPORT, PS_EMFILE, PS_ENOMEM. */
+PS_API int ps_listen(ps_listener **out, const ps_addr *addr,
+                     const ps_listen_opts *opts);
+/** The bound address: after binding port 0, the port the system chose. */
+PS_API int ps_listener_addr(const ps_listener *l, ps_addr *out);
+/** Take the next pending connection. `peer` (may be NULL) receives the
+ * peer's address. The new connection is independent of the listener and
+ * behaves the same on every platform (nothing is inherited from the
+ * listener's state). Errors: PS_EWOULDBLOCK (timeout 0, nothing pending),
+ * PS_ETIMEDOUT, PS_ECANCELED (ps_listener_shutdown was called), PS_EMFILE
+ * (out of descriptors: returns at once; the pending connection stays
+ * queued and a later call succeeds once descriptors are free), PS_ENOMEM,
+ * PS_EINVAL. */
+PS_API int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer,
+                     int timeout_ms);
+/** Stop accepting: wakes a thread blocked in ps_accept on `l`, which returns
+ * PS_ECANCELED, as does every later ps_accept. May be called from another
+ * thread while ps_accept runs. The listener must still be closed. */
+PS_API int ps_listener_shutdown(ps_listener *l);
+/** Close the listener and free it; accepted connections are not affected.
+ * NULL is accepted and ignored (returns PS_EINVAL). */
+PS_API int ps_listener_close(ps_listener *l);
+/** The OS socket, for setsockopt and similar; do not close it or change its
+ * blocking mode. PS_INVALID_SOCKET for NULL. */
+PS_API ps_socket_t ps_listener_native(const ps_listener *l);
+
+/* ---- connection ------------------------------------------------------------ */
+
+/** Connect to `addr` within `timeout_ms`. Errors: PS_ECONNREFUSED,
+ * PS_ETIMEDOUT, PS_EWOULDBLOCK (timeout 0 and not connected at once),
+ * PS_ENETUNREACH, PS_EHOSTUNREACH, PS_EADDRNOTAVAIL, PS_EAFNOSUPPORT,
+ * PS_EMFILE, PS_ENOMEM, PS_EINVAL. */
+PS_API int ps_connect(ps_conn **out, const ps_addr *addr, int timeout_ms);
+/** Resolve `host`/`service` (ps_resolve, PS_AF_UNSPEC) and try each address
+ * in turn until one connects, all within one deadline. Returns the error of
+ * the last attempt, PS_ERESOLVE if the name does not resolve, PS_ETIMEDOUT
+ * if the deadline ends first. */
+PS_API int ps_dial(ps_conn **out, const char *host, const char *service,
+                   int timeout_ms);
+
+/** Send up to `len` bytes; succeeds once at least one byte is queued (len 0
+ * succeeds at once with *sent = 0). `*sent` (may be NULL) gets the count,
+ * and is 0 on error. Errors: PS_EWOULDBLOCK, PS_ETIMEDOUT, PS_EPIPE (this
+ * side shut down writing, or the peer is gone), PS_ECONNRESET, PS_EINVAL. */
+PS_API int ps_send(ps_conn *c, const void *buf, size_t len, size_t *sent,
+                   int timeout_ms);
+/** Receive at least one and at most `cap` bytes. End of stream is
+ * PS_ECLOSED, never a zero-length success. Errors: PS_ECLOSED,
+ * PS_ECONNRESET, PS_EWOULDBLOCK, PS_ETIMEDOUT, PS_ECANCELED (this side
+ * called ps_shutdown(PS_SHUT_RD)), PS_EINVAL (also for cap == 0). */
+PS_API int ps_recv(ps_conn *c, void *buf, size_t cap, size_t *got,
+                   int timeout_ms);
+/** Send all `len` bytes within one deadline. On any result `*sent` (may be
+ * NULL) says exactly how many bytes were queued, so a cut-short transfer is
+ * never silent. Errors as ps_send. */
+PS_API int ps_send_all(ps_conn *c, const void *buf, size_t len, size_t *sent,
+                       int timeout_ms);
+/** Receive exactly `len` bytes within one deadline. On any result `*got`
+ * (may be NULL) says exactly how many bytes arrived in `buf`; meeting the
+ * end of stream early returns PS_ECLOSED. Errors as ps_recv. */
+PS_API int ps_recv_exact(ps_conn *c, void *buf, size_t len, size_t *got,
+                         int timeout_ms);
+
+enum ps_shutdown_how {
+    PS_SHUT_RD = 1, /**< stop receiving; wakes a blocked ps_recv (PS_ECANCELED) */
+    PS_SHUT_WR = 2, /**< send end of stream to the peer; later sends: PS_EPIPE */
+    PS_SHUT_RDWR = 3
+};
+/** Shut down one or both directions. May be called from another thread
+ * while ps_send / ps_recv run on `c`, to wake them. Errors: PS_EINVAL. */
+PS_API int ps_shutdown(ps_conn *c, int how);
+/** Close and free the connection. Returns at once; the system goes on
+ * delivering data already queued. If unread data from the peer is pending,
+ * the system may reset the connection instead. NULL gives PS_EINVAL. */
+PS_API int ps_close(ps_conn *c);
+/** Reset the connection (the peer gets PS_ECONNRESET) and free it. */
+PS_API int ps_abort(ps_conn *c);
+
+/** This side's address. */
+PS_API int ps_conn_local_addr(const ps_conn *c, ps_addr *out);
+/** The peer's address. */
+PS_API int ps_conn_peer_addr(const ps_conn *c, ps_addr *out);
+/** Disable (on = 1) or enable (on = 0) Nagle's algorithm (TCP_NODELAY). */
+PS_API int ps_conn_set_nodelay(ps_conn *c, int on);
+/** Turn TCP keepalive on or off. When on, `idle_s` (> 0) is the idle time
+ * before the first probe and `interval_s` (> 0) the time between probes;
+ * 0 keeps the system default. Errors: PS_EINVAL (negative values),
+ * PS_ENOTSUP (the system cannot set these times). */
+PS_API int ps_conn_set_keepalive(ps_conn *c, int on, int idle_s,
+                                 int interval_s);
+/** Two connected ends in this process (TCP over 127.0.0.1), e.g. for tests
+ * or waking a thread. */
+PS_API int ps_conn_pair(ps_conn *pair[2]);
+/** The OS socket; do not close it or change its blocking mode.
+ * PS_INVALID_SOCKET for NULL. */
+PS_API ps_socket_t ps_conn_native(const ps_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PORTSOCK_H */

@@ -1,0 +1,172 @@
+/*
+ * The backend contract: what src/posix/ and src/win32/ each implement, and
+ * the helpers that common code in src/ provides to both.
+ *
+ * Common code (the files directly in src/) checks arguments, computes deadlines, runs the retry
+ * loops and keeps the per-handle state; a backend does only system calls and
+ * translates their errors at its egress point ("return ps__os_fail(code)").
+ *
+ * "platform.h" is the backend's own header, found through the include path
+ * that CMake sets for the chosen backend (src/posix or src/win32): it pulls
+ * in the OS socket headers and defines ps__sock_t and PS__BAD_SOCK. Common
+ * code may use the socket structure names that both systems share
+ * (struct sockaddr_in, sockaddr_in6, sockaddr_un, sockaddr_storage).
+ */
+#ifndef PS_INTERNAL_H
+#define PS_INTERNAL_H
+
+#include "portsock.h"
+#include "platform.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Internal result: a system call was interrupted (EINTR). Never returned to
+ * users; the common retry loops retry with the time that is left. */
+#define PS__EINTR (-1000)
+
+/* Readiness a wait asks for. */
+#define PS__WAIT_READ 1
+#define PS__WAIT_WRITE 2
+
+/* ---- per-handle state (common) ------------------------------------------- */
+
+struct ps_listener {
+    ps__sock_t sock;
+    atomic_int shut; /* set by ps_listener_shutdown before the wake */
+};
+
+struct ps_conn {
+    ps__sock_t sock;
+    atomic_int shut; /* PS_SHUT_RD / PS_SHUT_WR bits this side shut down */
+};
+
+/* ---- deadlines (src/deadline.c) -------------------------------------------
+ * A deadline is an absolute time on the monotonic clock in microseconds.
+ * PS__DL_FOREVER never expires; PS__DL_NOWAIT (timeout 0) is always expired
+ * and makes a would-block end in PS_EWOULDBLOCK instead of PS_ETIMEDOUT. */
+typedef int64_t ps__deadline;
+#define PS__DL_FOREVER INT64_MAX
+#define PS__DL_NOWAIT 0
+
+/* PS_OK and *out set, or PS_EINVAL for a timeout below PS_FOREVER. */
+int ps__deadline_make(int timeout_ms, ps__deadline *out);
+/* Milliseconds left, rounded up so that a wait never ends early: -1 for
+ * forever, 0 once expired. Never more than INT_MAX. */
+int ps__deadline_left_ms(ps__deadline dl);
+/* Wait until `s` is ready for `events` or the deadline passes, retrying
+ * interrupted waits. PS_OK (ready, or an error is pending on the socket),
+ * PS_EWOULDBLOCK (NOWAIT deadline), PS_ETIMEDOUT, or an error. */
+int ps__wait_until(ps__sock_t s, int events, ps__deadline dl);
+
+/* ---- errors (src/errors.c, common) ----------------------------------------- */
+
+/* Remember `os_code` as this thread's ps_os_error() and return its PS_E
+ * mapping (ps__map_os_error). Call it on the failing path before any other
+ * system call can overwrite errno / WSAGetLastError. */
+int ps__os_fail(int os_code);
+/* Record a failure with no OS cause (ps_os_error() becomes 0) and return
+ * `err`. */
+int ps__fail(int err);
+/* Remember a getaddrinfo code and return PS_ERESOLVE or its mapping. */
+int ps__gai_fail(int gai_code);
+
+/* ---- backend: errors.c ---------------------------------------------------- */
+
+/* The OS's code for the calling thread's last failure (errno or
+ * WSAGetLastError()). */
+int ps__os_last(void);
+/* Map an OS error code to PS_E...: one table per backend; PS_EIO for codes
+ * not in the table, PS__EINTR for an interrupted call. */
+int ps__map_os_error(int os_code);
+/* Map a getaddrinfo failure code to PS_E... (PS_ERESOLVE, PS_ENOMEM, ...). */
+int ps__map_gai_error(int gai_code);
+
+/* ---- backend: init.c ---------------------------------------------------- */
+
+/* Start the socket library once per process, thread-safely (Windows:
+ * WSAStartup; POSIX: nothing). Called by every entry point that creates a
+ * socket or resolves a name; cheap after the first call. */
+int ps__os_lazy_init(void);
+/* One reference-counted start / stop, for ps_init / ps_cleanup. */
+int ps__os_startup(void);
+void ps__os_cleanup(void);
+/* Monotonic clock in microseconds, > 0. */
+int64_t ps__now_us(void);
+
+/* ---- backend: socket.c ------------------------------------------------------
+ * Every socket a backend creates is close-on-exec / not inheritable and
+ * never raises SIGPIPE. Connection sockets are in the backend's chosen mode
+ * (POSIX: blocking, with MSG_DONTWAIT per call; Windows: non-blocking); a
+ * backend documents its choice in socket.c. */
+
+/* A new TCP socket of `family` (PS_AF_INET / PS_AF_INET6). `nonblocking`
+ * asks for a socket whose connect will not wait. */
+int ps__sock_open_stream(int family, int nonblocking, ps__sock_t *out);
+/* Close `s`, ignoring errors (nothing useful can be done with them). */
+void ps__sock_close(ps__sock_t s);
+/* Wait up to `timeout_ms` (-1: forever, 0: poll) for `events`. PS_OK when
+ * ready or when an error or hang-up is pending, PS_ETIMEDOUT, PS__EINTR, or
+ * an error. A wait for PS__WAIT_WRITE also ends on a failed connect. */
+int ps__sock_wait(ps__sock_t s, int events, int timeout_ms);
+int ps__sock_local_addr(ps__sock_t s, ps_addr *out);
+int ps__sock_peer_addr(ps__sock_t s, ps_addr *out);
+
+/* ---- backend: listener.c ------------------------------------------------ */
+
+/* Open a socket for `addr`, set the reuse policy (POSIX SO_REUSEADDR,
+ * Windows SO_EXCLUSIVEADDRUSE), IPV6_V6ONLY = !(flags & DUALSTACK) for IPv6,
+ * bind, listen with `backlog` (0: the system maximum). */
+int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
+                      ps__sock_t *out);
+/* One attempt that never waits: PS_OK with *out (a connection socket in the
+ * backend's connection mode, not inheritable, nothing inherited from the
+ * listener) and *peer if peer != NULL; PS_EWOULDBLOCK if none is pending;
+ * PS__EINTR; or an error (PS_EMFILE when out of descriptors). */
+int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer);
+/* Make a thread waiting on `l` in ps__sock_wait / ps__listener_accept
+ * return now and every later wait return at once. */
+int ps__listener_wake(ps__sock_t l);
+
+/* ---- backend: conn.c ----------------------------------------------------- */
+
+/* Start connecting `s` (from ps__sock_open_stream with the same
+ * `nonblocking`) to `addr`. PS_OK if connected, PS_EINPROGRESS if the
+ * result comes later (then wait for PS__WAIT_WRITE and call
+ * ps__conn_connect_result), PS__EINTR, or an error. */
+int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking);
+/* The outcome of a started connect once `s` is writable or failed: PS_OK
+ * (and `s` returned to connection mode) or the connect's error. */
+int ps__conn_connect_result(ps__sock_t s);
+/* One send. `may_block` allows the call to wait in the kernel (used for
+ * PS_FOREVER); otherwise it must not wait and returns PS_EWOULDBLOCK.
+ * PS_OK with *sent >= 1, PS_EWOULDBLOCK, PS__EINTR, or an error. */
+int ps__conn_send(ps__sock_t s, const void *buf, size_t len, size_t *sent,
+                  int may_block);
+/* One receive, as ps__conn_send; 0 bytes (end of stream) is PS_ECLOSED. */
+int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
+                  int may_block);
+/* shutdown() with PS_SHUT_* `how`; also wakes threads blocked on `s`. */
+int ps__conn_shutdown(ps__sock_t s, int how);
+/* Reset: SO_LINGER {1, 0} then close. */
+void ps__conn_abort(ps__sock_t s);
+int ps__conn_set_nodelay(ps__sock_t s, int on);
+int ps__conn_set_keepalive(ps__sock_t s, int on, int idle_s, int interval_s);
+
+/* ---- common helpers used by backends ------------------------------------- */
+
+/* strnlen is POSIX, not C11: length of `s`, at most `max`. memchr stops at
+ * the first match (C11 7.24.5.1), so this never reads past the NUL. */
+static inline size_t ps__strnlen(const char *s, size_t max)
+{
+    const char *nul = (const char *)memchr(s, '\0', max);
+    return nul ? (size_t)(nul - s) : max;
+}
+
+/* Native sockaddr <-> ps_addr (src/sockaddr.c). */
+int ps__addr_to_native(const ps_addr *a, struct sockaddr_storage *ss,
+                       ps__socklen_t *len);
+int ps__addr_from_native(ps_addr *out, const struct sockaddr *sa, size_t len);
+
+#endif /* PS_INTERNAL_H */

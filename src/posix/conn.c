@@ -1,0 +1,110 @@
+/* POSIX backend: connect, send, receive, shutdown, options. */
+#include "internal.h"
+
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking)
+{
+    (void)nonblocking; /* the socket was opened in the right mode */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = ps__addr_to_native(addr, &ss, &len);
+    if (rc != PS_OK)
+        return rc;
+    if (connect(s, (struct sockaddr *)&ss, len) == 0)
+        return nonblocking ? ps__sock_set_nonblocking(s, 0) : PS_OK;
+    return ps__os_fail(errno);
+}
+
+int ps__conn_connect_result(ps__sock_t s)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return ps__os_fail(errno);
+    if (err != 0)
+        return ps__os_fail(err);
+    return ps__sock_set_nonblocking(s, 0); /* back to connection mode */
+}
+
+int ps__conn_send(ps__sock_t s, const void *buf, size_t len, size_t *sent,
+                  int may_block)
+{
+    ssize_t n = send(s, buf, len, MSG_NOSIGNAL | (may_block ? 0 : MSG_DONTWAIT));
+    if (n < 0)
+        return ps__os_fail(errno);
+    *sent = (size_t)n;
+    return PS_OK;
+}
+
+int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
+                  int may_block)
+{
+    ssize_t n = recv(s, buf, cap, may_block ? 0 : MSG_DONTWAIT);
+    if (n < 0)
+        return ps__os_fail(errno);
+    if (n == 0)
+        return ps__fail(PS_ECLOSED);
+    *got = (size_t)n;
+    return PS_OK;
+}
+
+int ps__conn_shutdown(ps__sock_t s, int how)
+{
+    int native = how == PS_SHUT_RD   ? SHUT_RD
+                 : how == PS_SHUT_WR ? SHUT_WR
+                                     : SHUT_RDWR;
+    /* ENOTCONN: the connection is already gone, so the direction is shut. */
+    if (shutdown(s, native) != 0 && errno != ENOTCONN)
+        return ps__os_fail(errno);
+    return PS_OK;
+}
+
+void ps__conn_abort(ps__sock_t s)
+{
+    struct linger lg;
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(s);
+}
+
+int ps__conn_set_nodelay(ps__sock_t s, int on)
+{
+    if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
+        return ps__os_fail(errno);
+    return PS_OK;
+}
+
+int ps__conn_set_keepalive(ps__sock_t s, int on, int idle_s, int interval_s)
+{
+    if (setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+        return ps__os_fail(errno);
+    if (!on)
+        return PS_OK;
+#if defined(TCP_KEEPIDLE)
+    if (idle_s > 0 &&
+        setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s) != 0)
+        return ps__os_fail(errno);
+#elif defined(TCP_KEEPALIVE)
+    if (idle_s > 0 &&
+        setsockopt(s, IPPROTO_TCP, TCP_KEEPALIVE, &idle_s, sizeof idle_s) != 0)
+        return ps__os_fail(errno);
+#else
+    if (idle_s > 0)
+        return ps__fail(PS_ENOTSUP);
+#endif
+#if defined(TCP_KEEPINTVL)
+    if (interval_s > 0 && setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL,
+                                     &interval_s, sizeof interval_s) != 0)
+        return ps__os_fail(errno);
+#else
+    if (interval_s > 0)
+        return ps__fail(PS_ENOTSUP);
+#endif
+    return PS_OK;
+}

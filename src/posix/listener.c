@@ -1,0 +1,91 @@
+/* POSIX backend: bind + listen, one accept attempt, the wake-up. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
+                      ps__sock_t *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = ps__addr_to_native(addr, &ss, &len);
+    if (rc != PS_OK)
+        return rc;
+    ps__sock_t s;
+    rc = ps__sock_open(addr->family, SOCK_STREAM, 1, &s);
+    if (rc != PS_OK)
+        return rc;
+
+    int one = 1, e = 0;
+    /* SO_REUSEADDR on POSIX only allows binding over TIME_WAIT leftovers;
+     * it never lets two live listeners share a port. */
+    if (addr->family != PS_AF_UNIX &&
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        e = errno;
+    if (!e && addr->family == PS_AF_INET6) {
+        int v6only = !(flags & PS_LISTEN_DUALSTACK);
+        if (setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only))
+            e = errno;
+    }
+    if (!e && bind(s, (struct sockaddr *)&ss, len) != 0)
+        e = errno;
+    if (!e && listen(s, backlog > 0 ? backlog : SOMAXCONN) != 0)
+        e = errno;
+    if (e) {
+        close(s);
+        return ps__os_fail(e);
+    }
+    *out = s;
+    return PS_OK;
+}
+
+int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__OpenBSD__)
+    /* accept4 without SOCK_NONBLOCK: the new socket is blocking whatever
+     * the listener's mode, as every connection is here. */
+    int s = accept4(l, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+#else
+    int s = accept(l, (struct sockaddr *)&ss, &len);
+#endif
+    if (s < 0) {
+        /* A connection reset while queued is not the listener's failure:
+         * go on to the next one. */
+        if (errno == ECONNABORTED)
+            return PS__EINTR;
+        return ps__os_fail(errno);
+    }
+#if !(defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+      defined(__OpenBSD__))
+    /* BSD-derived systems copy O_NONBLOCK from the listener: clear it. */
+    if (fcntl(s, F_SETFD, FD_CLOEXEC) != 0 ||
+        ps__sock_set_nonblocking(s, 0) != PS_OK) {
+        int e = errno;
+        close(s);
+        return ps__os_fail(e);
+    }
+#endif
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    if (peer && ps__addr_from_native(peer, (struct sockaddr *)&ss, len) !=
+                    PS_OK)
+        memset(peer, 0, sizeof *peer); /* a family portsock does not know */
+    *out = s;
+    return PS_OK;
+}
+
+int ps__listener_wake(ps__sock_t l)
+{
+    /* On Linux, shutdown() of a listening socket makes poll() report it
+     * and accept() fail with EINVAL from then on, in every thread. */
+    if (shutdown(l, SHUT_RDWR) != 0)
+        return ps__os_fail(errno);
+    return PS_OK;
+}

@@ -1,0 +1,61 @@
+/* Test helpers that must differ per platform (threads, clocks, process
+ * limits, signals, Wine detection). Everything else in tests/ is the same
+ * source on every platform. */
+#ifndef PS_TEST_H
+#define PS_TEST_H
+
+#include "portsock.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+typedef struct ps_test_thread ps_test_thread;
+
+/* Start fn(arg) in a new thread; returns 0 or -1. */
+int ps_test_thread_start(ps_test_thread **t, void (*fn)(void *), void *arg);
+/* Wait for the thread to end and free it. */
+void ps_test_thread_join(ps_test_thread *t);
+
+void ps_test_sleep_ms(int ms);
+/* Monotonic clock in milliseconds (fractional). */
+double ps_test_now_ms(void);
+
+/* 1 when running under Wine. */
+int ps_test_is_wine(void);
+/* 1 if a child process would inherit this socket, 0 if not, -1 on error. */
+int ps_test_is_inheritable(ps_socket_t s);
+
+/* Lower the limit on open descriptors to `n` (keeping the old limit to
+ * restore); 0 on success, -1 where the platform has no such limit (reason
+ * in *why). */
+int ps_test_fd_limit_set(long n, const char **why);
+void ps_test_fd_limit_restore(void);
+/* Open up to `max` throwaway descriptors until the process runs out; returns
+ * how many were opened. ps_test_fd_release closes them. */
+int ps_test_fd_exhaust(int max);
+void ps_test_fd_release(void);
+
+/* Deliver a signal with no SA_RESTART to thread `target` every `period_ms`
+ * until ps_test_signal_storm_stop; 0 on success, -1 where the platform has
+ * no signals that interrupt socket calls (reason in *why). The target is
+ * the calling thread. */
+int ps_test_signal_storm_start(int period_ms, const char **why);
+/* Stop the storm; returns how many signals were delivered. */
+long ps_test_signal_storm_stop(void);
+
+/* Listen on the loopback of `family` at port 0; `bound` (may be NULL) gets
+ * the real address. Fails the test on error. */
+void ps_test_listen(ps_listener **l, int family, ps_addr *bound);
+/* Connect a client to `l` and accept it: two ends of one connection. */
+void ps_test_connect_pair(ps_listener *l, ps_conn **client, ps_conn **server);
+/* 1 if this machine can listen on [::1]. */
+int ps_test_have_ipv6(void);
+
+/* Reset and seed the per-test random source used for payloads. */
+uint32_t ps_test_rand(uint32_t *state);
+
+#endif

@@ -1,0 +1,166 @@
+/* POSIX test helpers. */
+#define _GNU_SOURCE
+#include "ps_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ps_test_thread {
+    pthread_t id;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void *ps_test_trampoline(void *p)
+{
+    struct ps_test_thread *t = p;
+    t->fn(t->arg);
+    return NULL;
+}
+
+int ps_test_thread_start(ps_test_thread **out, void (*fn)(void *), void *arg)
+{
+    struct ps_test_thread *t = malloc(sizeof *t);
+    if (!t)
+        return -1;
+    t->fn = fn;
+    t->arg = arg;
+    if (pthread_create(&t->id, NULL, ps_test_trampoline, t) != 0) {
+        free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+void ps_test_thread_join(ps_test_thread *t)
+{
+    pthread_join(t->id, NULL);
+    free(t);
+}
+
+void ps_test_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+double ps_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int ps_test_is_wine(void) { return 0; }
+
+int ps_test_is_inheritable(ps_socket_t s)
+{
+    int flags = fcntl(s, F_GETFD);
+    if (flags < 0)
+        return -1;
+    return (flags & FD_CLOEXEC) ? 0 : 1;
+}
+
+static struct rlimit ps_test_saved_limit;
+static int ps_test_limit_saved;
+
+int ps_test_fd_limit_set(long n, const char **why)
+{
+    (void)why;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (!ps_test_limit_saved) {
+        ps_test_saved_limit = rl;
+        ps_test_limit_saved = 1;
+    }
+    rl.rlim_cur = (rlim_t)n;
+    return setrlimit(RLIMIT_NOFILE, &rl) == 0 ? 0 : -1;
+}
+
+void ps_test_fd_limit_restore(void)
+{
+    if (ps_test_limit_saved) {
+        setrlimit(RLIMIT_NOFILE, &ps_test_saved_limit);
+        ps_test_limit_saved = 0;
+    }
+}
+
+#define PS_TEST_FD_MAX 4096
+static int ps_test_fds[PS_TEST_FD_MAX];
+static int ps_test_nfds;
+
+int ps_test_fd_exhaust(int max)
+{
+    if (max > PS_TEST_FD_MAX)
+        max = PS_TEST_FD_MAX;
+    while (ps_test_nfds < max) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        ps_test_fds[ps_test_nfds++] = fd;
+    }
+    return ps_test_nfds;
+}
+
+void ps_test_fd_release(void)
+{
+    while (ps_test_nfds > 0)
+        close(ps_test_fds[--ps_test_nfds]);
+}
+
+static pthread_t ps_test_storm_target, ps_test_storm_thread;
+static atomic_int ps_test_storm_run;
+static atomic_long ps_test_storm_count;
+static int ps_test_storm_period;
+
+static void ps_test_storm_handler(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&ps_test_storm_count, 1);
+}
+
+static void *ps_test_storm_main(void *p)
+{
+    (void)p;
+    while (atomic_load(&ps_test_storm_run)) {
+        pthread_kill(ps_test_storm_target, SIGUSR1);
+        ps_test_sleep_ms(ps_test_storm_period);
+    }
+    return NULL;
+}
+
+int ps_test_signal_storm_start(int period_ms, const char **why)
+{
+    (void)why;
+    struct sigaction sa;
+    sa.sa_handler = ps_test_storm_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking calls see EINTR */
+    if (sigaction(SIGUSR1, &sa, NULL) != 0)
+        return -1;
+    ps_test_storm_target = pthread_self();
+    ps_test_storm_period = period_ms;
+    atomic_store(&ps_test_storm_count, 0);
+    atomic_store(&ps_test_storm_run, 1);
+    if (pthread_create(&ps_test_storm_thread, NULL, ps_test_storm_main,
+                       NULL) != 0)
+        return -1;
+    return 0;
+}
+
+long ps_test_signal_storm_stop(void)
+{
+    atomic_store(&ps_test_storm_run, 0);
+    pthread_join(ps_test_storm_thread, NULL);
+    return atomic_load(&ps_test_storm_count);
+}

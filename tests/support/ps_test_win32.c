@@ -1,0 +1,91 @@
+/* Windows test helpers. */
+#define WIN32_LEAN_AND_MEAN
+#include <winsock2.h>
+#include <windows.h>
+
+#include "ps_test.h"
+
+#include <stdlib.h>
+
+struct ps_test_thread {
+    HANDLE h;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static DWORD WINAPI ps_test_trampoline(LPVOID p)
+{
+    struct ps_test_thread *t = p;
+    t->fn(t->arg);
+    return 0;
+}
+
+int ps_test_thread_start(ps_test_thread **out, void (*fn)(void *), void *arg)
+{
+    struct ps_test_thread *t = malloc(sizeof *t);
+    if (!t)
+        return -1;
+    t->fn = fn;
+    t->arg = arg;
+    t->h = CreateThread(NULL, 0, ps_test_trampoline, t, 0, NULL);
+    if (!t->h) {
+        free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+void ps_test_thread_join(ps_test_thread *t)
+{
+    WaitForSingleObject(t->h, INFINITE);
+    CloseHandle(t->h);
+    free(t);
+}
+
+void ps_test_sleep_ms(int ms) { Sleep((DWORD)ms); }
+
+double ps_test_now_ms(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (double)now.QuadPart * 1000.0 / (double)freq.QuadPart;
+}
+
+int ps_test_is_wine(void)
+{
+    /* Wine's ntdll exports wine_get_version; Windows' does not. */
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+int ps_test_is_inheritable(ps_socket_t s)
+{
+    DWORD flags = 0;
+    if (!GetHandleInformation((HANDLE)s, &flags))
+        return -1;
+    return (flags & HANDLE_FLAG_INHERIT) ? 1 : 0;
+}
+
+int ps_test_fd_limit_set(long n, const char **why)
+{
+    (void)n;
+    *why = "Windows has no per-process limit on socket handles to lower";
+    return -1;
+}
+
+void ps_test_fd_limit_restore(void) {}
+int ps_test_fd_exhaust(int max) { (void)max; return 0; }
+void ps_test_fd_release(void) {}
+
+int ps_test_signal_storm_start(int period_ms, const char **why)
+{
+    (void)period_ms;
+    *why = "Windows has no signals that interrupt socket calls (no EINTR)";
+    return -1;
+}
+
+long ps_test_signal_storm_stop(void) { return 0; }
