@@ -28,12 +28,14 @@ static int ps__connect_deadline(ps__sock_t s, const ps_addr *addr,
     while (rc == PS__EINTR && !nonblocking && ps__deadline_left_ms(dl) != 0);
     if (rc == PS__EINTR)
         rc = PS_EINPROGRESS; /* an interrupted connect goes on in the kernel */
-    if (rc != PS_EINPROGRESS)
-        return rc;
-    rc = ps__wait_until(s, PS__WAIT_WRITE, dl);
-    if (rc != PS_OK)
-        return rc;
-    return ps__conn_connect_result(s);
+    /* A wait may end before the connect does (a backend reports a
+     * canceled wait as ready): ask the result until it is final. */
+    while (rc == PS_EINPROGRESS) {
+        rc = ps__wait_until(s, PS__WAIT_WRITE, dl);
+        if (rc == PS_OK)
+            rc = ps__conn_connect_result(s);
+    }
+    return rc;
 }
 
 static int ps__connect_one(ps_conn **out, const ps_addr *addr,
@@ -62,6 +64,8 @@ int ps_connect(ps_conn **out, const ps_addr *addr, int timeout_ms)
         return ps__fail(PS_EAFNOSUPPORT); /* local sockets: not yet */
     if (addr->family != PS_AF_INET && addr->family != PS_AF_INET6)
         return ps__fail(PS_EINVAL);
+    if (addr->port == 0)
+        return ps__fail(PS_EINVAL); /* no service listens on port 0 */
     int rc = ps__deadline_make(timeout_ms, &dl);
     if (rc != PS_OK)
         return rc;

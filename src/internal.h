@@ -108,7 +108,9 @@ int ps__sock_open_stream(int family, int nonblocking, ps__sock_t *out);
 void ps__sock_close(ps__sock_t s);
 /* Wait up to `timeout_ms` (-1: forever, 0: poll) for `events`. PS_OK when
  * ready or when an error or hang-up is pending, PS_ETIMEDOUT, PS__EINTR, or
- * an error. A wait for PS__WAIT_WRITE also ends on a failed connect. */
+ * an error. A wait for PS__WAIT_WRITE also ends on a failed connect. PS_OK
+ * may also mean the wait was canceled by a local shutdown without the
+ * socket being ready: callers retry the operation, never assume it. */
 int ps__sock_wait(ps__sock_t s, int events, int timeout_ms);
 int ps__sock_local_addr(ps__sock_t s, ps_addr *out);
 int ps__sock_peer_addr(ps__sock_t s, ps_addr *out);
@@ -123,7 +125,8 @@ int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
 /* One attempt that never waits: PS_OK with *out (a connection socket in the
  * backend's connection mode, not inheritable, nothing inherited from the
  * listener) and *peer if peer != NULL; PS_EWOULDBLOCK if none is pending;
- * PS__EINTR; or an error (PS_EMFILE when out of descriptors). */
+ * PS__EINTR or PS_ECONNABORTED (a queued connection was reset: try again);
+ * or an error (PS_EMFILE when out of descriptors). */
 int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer);
 /* Make a thread waiting on `l` in ps__sock_wait / ps__listener_accept
  * return now and every later wait return at once. */
@@ -137,7 +140,8 @@ int ps__listener_wake(ps__sock_t l);
  * ps__conn_connect_result), PS__EINTR, or an error. */
 int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking);
 /* The outcome of a started connect once `s` is writable or failed: PS_OK
- * (and `s` returned to connection mode) or the connect's error. */
+ * (and `s` returned to connection mode), PS_EINPROGRESS if it is still
+ * going on (wait again), or the connect's error. */
 int ps__conn_connect_result(ps__sock_t s);
 /* One send. `may_block` allows the call to wait in the kernel (used for
  * PS_FOREVER); otherwise it must not wait and returns PS_EWOULDBLOCK.

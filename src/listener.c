@@ -58,7 +58,9 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
         rc = ps__listener_accept(l->sock, &s, peer);
         if (rc == PS_OK)
             break;
-        if (rc == PS__EINTR)
+        /* A connection reset while still queued is not the listener's
+         * failure: go on to the next one. */
+        if (rc == PS__EINTR || rc == PS_ECONNABORTED)
             continue;
         if (rc != PS_EWOULDBLOCK)
             break;

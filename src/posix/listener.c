@@ -53,13 +53,8 @@ int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer)
 #else
     int s = accept(l, (struct sockaddr *)&ss, &len);
 #endif
-    if (s < 0) {
-        /* A connection reset while queued is not the listener's failure:
-         * go on to the next one. */
-        if (errno == ECONNABORTED)
-            return PS__EINTR;
+    if (s < 0)
         return ps__os_fail(errno);
-    }
 #if !(defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
       defined(__OpenBSD__))
     /* BSD-derived systems copy O_NONBLOCK from the listener: clear it. */

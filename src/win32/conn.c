@@ -1,0 +1,188 @@
+/* Winsock connections: connect, one send / receive, shutdown, options.
+ * Connection sockets are always non-blocking (see socket.c): `nonblocking`
+ * and `may_block` change nothing here, the common code waits with
+ * ps__sock_wait when a call returns PS_EWOULDBLOCK. */
+#include "internal.h"
+
+#include <limits.h>
+#include <mstcpip.h>
+
+int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking)
+{
+    (void)nonblocking;
+    struct sockaddr_storage ss;
+    ps__socklen_t len;
+    int rc = ps__addr_to_native(addr, &ss, &len);
+    if (rc != PS_OK)
+        return rc;
+    if (connect(s, (const struct sockaddr *)&ss, len) == 0)
+        return PS_OK;
+    int err = WSAGetLastError();
+    if (err == WSAEWOULDBLOCK) {
+        ps__os_fail(err); /* for diagnostics if the caller stops here */
+        return PS_EINPROGRESS;
+    }
+    return ps__os_fail(err);
+}
+
+int ps__conn_connect_result(ps__sock_t s)
+{
+    int err = 0;
+    int len = (int)sizeof err;
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0)
+        return ps__os_fail(WSAGetLastError());
+    if (err != 0)
+        return ps__os_fail(err);
+    /* SO_ERROR is also 0 while the connect is still under way: a wait that
+     * ended early (cancelled by ps__conn_shutdown from another thread, see
+     * socket.c) must not be taken for a connection. */
+    struct sockaddr_storage peer;
+    int plen = (int)sizeof peer;
+    if (getpeername(s, (struct sockaddr *)&peer, &plen) != 0) {
+        err = WSAGetLastError();
+        if (err == WSAENOTCONN) {
+            ps__os_fail(err);
+            return PS_EINPROGRESS;
+        }
+        return ps__os_fail(err);
+    }
+    return PS_OK; /* the socket is already in connection mode */
+}
+
+int ps__conn_send(ps__sock_t s, const void *buf, size_t len, size_t *sent,
+                  int may_block)
+{
+    (void)may_block;
+    int n = send(s, (const char *)buf, len > INT_MAX ? INT_MAX : (int)len, 0);
+    if (n == SOCKET_ERROR)
+        return ps__os_fail(WSAGetLastError());
+    *sent = (size_t)n;
+    return PS_OK;
+}
+
+/* recv() returned 0: an orderly end of stream, or a reset in disguise.
+ * Wine 8 (and only Wine) makes recv return 0 after the peer reset the
+ * connection unless a receive was already pending when the RST arrived,
+ * and ours never are (non-blocking). Measured there after recv() == 0:
+ * getsockopt(SO_ERROR) is 0 in every case and getpeername fails with
+ * WSAENOTCONN also after an orderly close that followed our own
+ * shutdown(SD_SEND), so neither can tell; a zero-byte send() fails with
+ * WSAECONNRESET after a reset (abortive close, or close with unread data)
+ * and returns 0 after a FIN (WSAESHUTDOWN if we shut down sending). A
+ * zero-byte send puts nothing on the wire. Real Windows reports the reset
+ * from recv itself, so there this only costs one call at end of stream. */
+static int ps__conn_end_of_stream(ps__sock_t s)
+{
+    if (send(s, "", 0, 0) == SOCKET_ERROR) {
+        int err = WSAGetLastError();
+        if (err == WSAECONNRESET || err == WSAECONNABORTED)
+            return ps__os_fail(err);
+    }
+    return ps__fail(PS_ECLOSED);
+}
+
+int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
+                  int may_block)
+{
+    (void)may_block;
+    int n = recv(s, (char *)buf, cap > INT_MAX ? INT_MAX : (int)cap, 0);
+    if (n == SOCKET_ERROR)
+        return ps__os_fail(WSAGetLastError());
+    if (n == 0)
+        return ps__conn_end_of_stream(s);
+    *got = (size_t)n;
+    return PS_OK;
+}
+
+/* Measured under Wine 8.0 (a thread blocked in select() on a connected
+ * non-blocking socket, readfds + exceptfds, another thread calling
+ * shutdown): shutdown(SD_RECEIVE), shutdown(SD_SEND) and shutdown(SD_BOTH)
+ * all succeed but none wakes the blocked select (it sleeps until its
+ * timeout); on real Windows shutdown is also reported not to release a
+ * blocked recv (CPython issue 91913). What does wake a blocked select is
+ * CancelIoEx(socket, NULL) from the other thread: the select fails with
+ * WSA_OPERATION_ABORTED within 0.2 ms, and the connection is unharmed
+ * (sends and the peer's receives still work). So: shutdown() for the
+ * semantics, then CancelIoEx to wake whoever waits on this socket now.
+ * ps__sock_wait reports the cancelled select as ready; a woken receiver
+ * retries recv, which fails with WSAESHUTDOWN after SD_RECEIVE, and the
+ * common code turns that into PS_ECANCELED by the shutdown flag (set
+ * before this call); a woken sender just waits again. Our own sockets
+ * never have other overlapped I/O pending that a cancel could disturb.
+ * A select that STARTS after SD_RECEIVE returns readable at once under
+ * Wine, which closes the window between a receiver's WSAEWOULDBLOCK and
+ * its select; whether real Windows does the same is unverified. */
+int ps__conn_shutdown(ps__sock_t s, int how)
+{
+    int sd;
+    switch (how) {
+    case PS_SHUT_RD:
+        sd = SD_RECEIVE;
+        break;
+    case PS_SHUT_WR:
+        sd = SD_SEND;
+        break;
+    case PS_SHUT_RDWR:
+        sd = SD_BOTH;
+        break;
+    default:
+        return ps__fail(PS_EINVAL);
+    }
+    int err = shutdown(s, sd) != 0 ? WSAGetLastError() : 0;
+    /* Wake the waiters even if shutdown failed (e.g. the peer reset the
+     * connection): they must see the flag. ERROR_NOT_FOUND just means that
+     * nobody was waiting. */
+    CancelIoEx((HANDLE)s, NULL);
+    if (err != 0)
+        return ps__os_fail(err);
+    return PS_OK;
+}
+
+void ps__conn_abort(ps__sock_t s)
+{
+    struct linger lg;
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    setsockopt(s, SOL_SOCKET, SO_LINGER, (const char *)&lg, (int)sizeof lg);
+    closesocket(s);
+}
+
+int ps__conn_set_nodelay(ps__sock_t s, int on)
+{
+    BOOL v = on ? TRUE : FALSE;
+    if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&v,
+                   (int)sizeof v) != 0)
+        return ps__os_fail(WSAGetLastError());
+    return PS_OK;
+}
+
+/* Windows' own defaults when the registry does not change them. */
+#define PS__KEEPALIVE_IDLE_S 7200
+#define PS__KEEPALIVE_INTERVAL_S 1
+/* SIO_KEEPALIVE_VALS takes milliseconds in a u_long (32 bits). */
+#define PS__KEEPALIVE_MAX_S (ULONG_MAX / 1000)
+
+int ps__conn_set_keepalive(ps__sock_t s, int on, int idle_s, int interval_s)
+{
+    BOOL v = on ? TRUE : FALSE;
+    if (setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, (const char *)&v,
+                   (int)sizeof v) != 0)
+        return ps__os_fail(WSAGetLastError());
+    if (!on || (idle_s == 0 && interval_s == 0))
+        return PS_OK;
+    if ((unsigned long)idle_s > PS__KEEPALIVE_MAX_S ||
+        (unsigned long)interval_s > PS__KEEPALIVE_MAX_S)
+        return ps__fail(PS_EINVAL);
+
+    struct tcp_keepalive ka;
+    ka.onoff = 1;
+    ka.keepalivetime =
+        (u_long)(idle_s ? idle_s : PS__KEEPALIVE_IDLE_S) * 1000u;
+    ka.keepaliveinterval =
+        (u_long)(interval_s ? interval_s : PS__KEEPALIVE_INTERVAL_S) * 1000u;
+    DWORD bytes = 0;
+    if (WSAIoctl(s, SIO_KEEPALIVE_VALS, &ka, (DWORD)sizeof ka, NULL, 0, &bytes,
+                 NULL, NULL) != 0)
+        return ps__os_fail(WSAGetLastError());
+    return PS_OK;
+}

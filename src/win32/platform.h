@@ -1,0 +1,21 @@
+/* Winsock2 backend: OS headers and the native socket type for src/internal.h. */
+#ifndef PS_PLATFORM_H
+#define PS_PLATFORM_H
+
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0A00 /* Windows 10: AF_UNIX, WSA_FLAG_NO_HANDLE_INHERIT */
+#endif
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <afunix.h>
+#include <windows.h>
+
+typedef SOCKET ps__sock_t;
+typedef int ps__socklen_t;
+#define PS__BAD_SOCK INVALID_SOCKET
+
+#endif
