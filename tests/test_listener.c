@@ -176,6 +176,37 @@ static void test_address_in_use(void **state)
     ps_listener_close(l);
 }
 
+static void test_no_port_hijack(void **state)
+{
+    (void)state;
+    /* Windows lets a socket with SO_REUSEADDR bind over a live listener
+     * unless the listener set SO_EXCLUSIVEADDRUSE; POSIX never does. A
+     * portsock listener must be safe from that on both. */
+    ps_listener *l;
+    ps_addr bound, any;
+    ps_test_listen(&l, PS_AF_INET, &bound);
+    /* Wine refuses the hijack even without SO_EXCLUSIVEADDRUSE (its
+     * port rules differ from Windows', ../shared/WINE.md), so the option
+     * itself is checked too: that is what real Windows relies on. */
+    assert_int_equal(ps_test_has_safe_reuse(ps_listener_native(l)), 1);
+    assert_int_equal(ps_test_try_hijack(&bound), 0);
+    ps_listener_close(l);
+
+    ps_addr_any(&any, PS_AF_INET, 0);
+    assert_int_equal(ps_listen(&l, &any, NULL), PS_OK);
+    assert_int_equal(ps_listener_addr(l, &any), PS_OK);
+    assert_int_equal(ps_test_try_hijack(&any), 0);
+    /* The listener still serves after the attempt. */
+    ps_conn *c, *s2;
+    ps_addr loop;
+    ps_addr_loopback(&loop, PS_AF_INET, ps_addr_port(&any));
+    assert_int_equal(ps_connect(&c, &loop, 5000), PS_OK);
+    assert_int_equal(ps_accept(l, &s2, NULL, 5000), PS_OK);
+    ps_close(c);
+    ps_close(s2);
+    ps_listener_close(l);
+}
+
 static void test_rebind_after_restart(void **state)
 {
     (void)state;
@@ -298,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_clients_one_after_another),
         cmocka_unit_test(test_clients_at_once),
         cmocka_unit_test(test_address_in_use),
+        cmocka_unit_test(test_no_port_hijack),
         cmocka_unit_test(test_rebind_after_restart),
         cmocka_unit_test(test_accepted_inherits_nothing),
         cmocka_unit_test(test_ipv6_loopback),

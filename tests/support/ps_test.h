@@ -29,6 +29,16 @@ int ps_test_is_wine(void);
 /* 1 if a child process would inherit this socket, 0 if not, -1 on error. */
 int ps_test_is_inheritable(ps_socket_t s);
 
+/* Try to take over `a`'s port the way a hostile or careless program would:
+ * a raw socket with SO_REUSEADDR set, bound to the same address and put in
+ * listening state. 1 if that worked (the port was hijacked), 0 if the
+ * system refused, -1 if the raw socket could not even be created. */
+int ps_test_try_hijack(const ps_addr *a);
+
+/* 1 if listener socket `s` carries the platform's safe reuse policy:
+ * SO_EXCLUSIVEADDRUSE on Windows, SO_REUSEADDR on POSIX; 0 if not. */
+int ps_test_has_safe_reuse(ps_socket_t s);
+
 /* Lower the limit on open descriptors to `n` (keeping the old limit to
  * restore); 0 on success, -1 where the platform has no such limit (reason
  * in *why). */

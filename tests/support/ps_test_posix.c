@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,4 +164,28 @@ long ps_test_signal_storm_stop(void)
     atomic_store(&ps_test_storm_run, 0);
     pthread_join(ps_test_storm_thread, NULL);
     return atomic_load(&ps_test_storm_count);
+}
+
+int ps_test_try_hijack(const ps_addr *a)
+{
+    struct sockaddr_storage ss;
+    size_t len;
+    if (ps_addr_to_sockaddr(a, &ss, sizeof ss, &len) != PS_OK)
+        return -1;
+    int s = socket(ss.ss_family, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int hijacked = bind(s, (struct sockaddr *)&ss, (socklen_t)len) == 0 &&
+                   listen(s, 1) == 0;
+    close(s);
+    return hijacked;
+}
+
+int ps_test_has_safe_reuse(ps_socket_t s)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    return getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &v, &len) == 0 && v != 0;
 }

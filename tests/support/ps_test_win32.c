@@ -1,6 +1,7 @@
 /* Windows test helpers. */
 #define WIN32_LEAN_AND_MEAN
 #include <winsock2.h>
+#include <ws2tcpip.h>
 #include <windows.h>
 
 #include "ps_test.h"
@@ -89,3 +90,29 @@ int ps_test_signal_storm_start(int period_ms, const char **why)
 }
 
 long ps_test_signal_storm_stop(void) { return 0; }
+
+int ps_test_try_hijack(const ps_addr *a)
+{
+    struct sockaddr_storage ss;
+    size_t len;
+    if (ps_addr_to_sockaddr(a, &ss, sizeof ss, &len) != PS_OK)
+        return -1;
+    SOCKET s = socket(ss.ss_family, SOCK_STREAM, IPPROTO_TCP);
+    if (s == INVALID_SOCKET)
+        return -1;
+    BOOL one = TRUE;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof one);
+    int hijacked = bind(s, (struct sockaddr *)&ss, (int)len) == 0 &&
+                   listen(s, 1) == 0;
+    closesocket(s);
+    return hijacked;
+}
+
+int ps_test_has_safe_reuse(ps_socket_t s)
+{
+    BOOL v = FALSE;
+    int len = sizeof v;
+    return getsockopt((SOCKET)s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (char *)&v,
+                      &len) == 0 &&
+           v;
+}
