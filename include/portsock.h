@@ -307,7 +307,12 @@ enum ps_shutdown_how {
     PS_SHUT_RDWR = 3
 };
 /** Shut down one or both directions. May be called from another thread
- * while ps_send / ps_recv run on `c`, to wake them. Errors: PS_EINVAL. */
+ * while ps_send / ps_recv run on `c`, to wake them: a woken or later
+ * ps_recv returns PS_ECANCELED after PS_SHUT_RD, a woken or later ps_send
+ * PS_EPIPE after PS_SHUT_WR. PS_SHUT_RD only stops this side from reading:
+ * the peer is not told, and on Windows data that arrives afterwards makes
+ * the system reset the connection; to tell the peer, use PS_SHUT_WR or
+ * close. Errors: PS_EINVAL. */
 PS_API int ps_shutdown(ps_conn *c, int how);
 /** Close and free the connection. Returns at once; the system goes on
  * delivering data already queued. If unread data from the peer is pending,
