@@ -97,7 +97,7 @@ int ps_addr_to_sockaddr(const ps_addr *a, void *sa, size_t cap, size_t *len)
     if (!a || !sa || !len)
         return ps__fail(PS_EINVAL);
     struct sockaddr_storage ss;
-    ps__socklen_t n;
+    ps__socklen_t n = 0;
     int rc = ps__addr_to_native(a, &ss, &n);
     if (rc != PS_OK)
         return rc;
