@@ -127,99 +127,59 @@ static int ps__transfer(ps_conn *c, int sending, void *buf, size_t len,
     }
 }
 
-static int ps__check_io(ps_conn *c, const void *buf, int timeout_ms,
-                        ps__deadline *dl)
+/* The four transfer calls in one: `all` loops until `len` bytes moved. */
+static int ps__io(ps_conn *c, int sending, void *buf, size_t len,
+                  size_t *moved, int timeout_ms, int all)
 {
-    if (!c || !buf)
+    ps__deadline dl;
+    size_t done = 0;
+    if (moved)
+        *moved = 0;
+    if (!c || !buf || (!sending && !all && len == 0))
         return ps__fail(PS_EINVAL);
-    return ps__deadline_make(timeout_ms, dl);
+    int rc = ps__deadline_make(timeout_ms, &dl);
+    if (rc != PS_OK)
+        return rc;
+    int shut = atomic_load(&c->shut);
+    if (sending && (shut & PS_SHUT_WR))
+        return ps__fail(PS_EPIPE);
+    if (!sending && (shut & PS_SHUT_RD))
+        return ps__fail(PS_ECANCELED);
+    while (done < len) {
+        size_t n = 0;
+        rc = ps__transfer(c, sending, (char *)buf + done, len - done, &n, dl);
+        if (rc != PS_OK)
+            break;
+        done += n;
+        if (moved)
+            *moved = done; /* exact even when a later round fails */
+        if (!all)
+            break;
+    }
+    return rc;
 }
 
 int ps_send(ps_conn *c, const void *buf, size_t len, size_t *sent,
             int timeout_ms)
 {
-    ps__deadline dl;
-    size_t n = 0;
-    if (sent)
-        *sent = 0;
-    int rc = ps__check_io(c, buf, timeout_ms, &dl);
-    if (rc != PS_OK)
-        return rc;
-    if (atomic_load(&c->shut) & PS_SHUT_WR)
-        return ps__fail(PS_EPIPE);
-    if (len == 0)
-        return PS_OK;
-    rc = ps__transfer(c, 1, (void *)buf, len, &n, dl);
-    if (rc == PS_OK && sent)
-        *sent = n;
-    return rc;
+    return ps__io(c, 1, (void *)buf, len, sent, timeout_ms, 0);
 }
 
 int ps_recv(ps_conn *c, void *buf, size_t cap, size_t *got, int timeout_ms)
 {
-    ps__deadline dl;
-    size_t n = 0;
-    if (got)
-        *got = 0;
-    int rc = ps__check_io(c, buf, timeout_ms, &dl);
-    if (rc != PS_OK)
-        return rc;
-    if (cap == 0)
-        return ps__fail(PS_EINVAL);
-    if (atomic_load(&c->shut) & PS_SHUT_RD)
-        return ps__fail(PS_ECANCELED);
-    rc = ps__transfer(c, 0, buf, cap, &n, dl);
-    if (rc == PS_OK && got)
-        *got = n;
-    return rc;
+    return ps__io(c, 0, buf, cap, got, timeout_ms, 0);
 }
 
 int ps_send_all(ps_conn *c, const void *buf, size_t len, size_t *sent,
                 int timeout_ms)
 {
-    ps__deadline dl;
-    size_t done = 0;
-    if (sent)
-        *sent = 0;
-    int rc = ps__check_io(c, buf, timeout_ms, &dl);
-    if (rc != PS_OK)
-        return rc;
-    if (atomic_load(&c->shut) & PS_SHUT_WR)
-        return ps__fail(PS_EPIPE);
-    while (done < len) {
-        size_t n = 0;
-        rc = ps__transfer(c, 1, (char *)buf + done, len - done, &n, dl);
-        if (rc != PS_OK)
-            break;
-        done += n;
-        if (sent)
-            *sent = done;
-    }
-    return rc;
+    return ps__io(c, 1, (void *)buf, len, sent, timeout_ms, 1);
 }
 
 int ps_recv_exact(ps_conn *c, void *buf, size_t len, size_t *got,
                   int timeout_ms)
 {
-    ps__deadline dl;
-    size_t done = 0;
-    if (got)
-        *got = 0;
-    int rc = ps__check_io(c, buf, timeout_ms, &dl);
-    if (rc != PS_OK)
-        return rc;
-    if (atomic_load(&c->shut) & PS_SHUT_RD)
-        return ps__fail(PS_ECANCELED);
-    while (done < len) {
-        size_t n = 0;
-        rc = ps__transfer(c, 0, (char *)buf + done, len - done, &n, dl);
-        if (rc != PS_OK)
-            break;
-        done += n;
-        if (got)
-            *got = done;
-    }
-    return rc;
+    return ps__io(c, 0, buf, len, got, timeout_ms, 1);
 }
 
 int ps_shutdown(ps_conn *c, int how)

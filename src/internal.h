@@ -168,6 +168,8 @@ static inline size_t ps__strnlen(const char *s, size_t max)
     return nul ? (size_t)(nul - s) : max;
 }
 
+/* PS_AF_* -> AF_*; AF_UNSPEC for anything else (src/sockaddr.c). */
+int ps__family_to_native(int family);
 /* Native sockaddr <-> ps_addr (src/sockaddr.c). */
 int ps__addr_to_native(const ps_addr *a, struct sockaddr_storage *ss,
                        ps__socklen_t *len);

@@ -4,6 +4,20 @@
 
 #include <string.h>
 
+int ps__family_to_native(int family)
+{
+    switch (family) {
+    case PS_AF_INET:
+        return AF_INET;
+    case PS_AF_INET6:
+        return AF_INET6;
+    case PS_AF_UNIX:
+        return AF_UNIX;
+    default:
+        return AF_UNSPEC;
+    }
+}
+
 int ps__addr_to_native(const ps_addr *a, struct sockaddr_storage *ss,
                        ps__socklen_t *len)
 {

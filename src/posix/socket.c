@@ -12,20 +12,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static int ps__native_family(int family)
-{
-    switch (family) {
-    case PS_AF_INET:
-        return AF_INET;
-    case PS_AF_INET6:
-        return AF_INET6;
-    case PS_AF_UNIX:
-        return AF_UNIX;
-    default:
-        return -1;
-    }
-}
-
 int ps__sock_set_nonblocking(ps__sock_t s, int on)
 {
     int v = on;
@@ -36,8 +22,8 @@ int ps__sock_set_nonblocking(ps__sock_t s, int on)
 
 int ps__sock_open(int family, int type, int nonblocking, ps__sock_t *out)
 {
-    int af = ps__native_family(family);
-    if (af < 0)
+    int af = ps__family_to_native(family);
+    if (af == AF_UNSPEC)
         return ps__fail(PS_EAFNOSUPPORT);
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
     int s = socket(af, type | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0),

@@ -14,27 +14,13 @@
  */
 #include "internal.h"
 
-static int ps__native_family(int family)
-{
-    switch (family) {
-    case PS_AF_INET:
-        return AF_INET;
-    case PS_AF_INET6:
-        return AF_INET6;
-    case PS_AF_UNIX:
-        return AF_UNIX;
-    default:
-        return AF_UNSPEC;
-    }
-}
-
 int ps__sock_open_stream(int family, int nonblocking, ps__sock_t *out)
 {
     (void)nonblocking; /* always non-blocking on Windows: see above */
     int rc = ps__os_lazy_init();
     if (rc != PS_OK)
         return rc;
-    int af = ps__native_family(family);
+    int af = ps__family_to_native(family);
     if (af == AF_UNSPEC)
         return ps__fail(PS_EAFNOSUPPORT);
     int proto = af == AF_UNIX ? 0 : IPPROTO_TCP;
