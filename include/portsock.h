@@ -220,6 +220,8 @@ PS_API int ps_addr_from_sockaddr(ps_addr *out, const void *sa, size_t len);
 
 typedef struct ps_listener ps_listener;
 typedef struct ps_conn ps_conn;
+/** A datagram (UDP) socket. */
+typedef struct ps_dgram ps_dgram;
 
 /** Listener flags (ps_listen_opts.flags). */
 enum ps_listen_flags {
@@ -237,6 +239,11 @@ typedef struct ps_listen_opts {
  * system max, no flags). Address reuse is set so a restarted server binds
  * at once over connections in TIME_WAIT (POSIX SO_REUSEADDR), and no other
  * socket can bind over a live listener (Windows SO_EXCLUSIVEADDRUSE).
+ * Local sockets ("unix:/path", Linux and Windows 10+): if the path exists
+ * and nobody accepts on it (a stale file left by a server that died), it
+ * is removed and reused; if a live listener is there, or the path is not a
+ * socket, the result is PS_EADDRINUSE. ps_listener_close removes the file
+ * this listener created.
  * Errors: PS_EINVAL, PS_EADDRINUSE, PS_EADDRNOTAVAIL, PS_EACCES,
  * PS_EAFNOSUPPORT, PS_EMFILE, PS_ENOMEM. */
 PS_API int ps_listen(ps_listener **out, const ps_addr *addr,
@@ -266,7 +273,8 @@ PS_API ps_socket_t ps_listener_native(const ps_listener *l);
 
 /* ---- connection ------------------------------------------------------------ */
 
-/** Connect to `addr` within `timeout_ms`. Errors: PS_ECONNREFUSED,
+/** Connect to `addr` (IPv4, IPv6 or "unix:/path") within `timeout_ms`.
+ * Errors: PS_ECONNREFUSED (also: no socket at a unix path),
  * PS_ETIMEDOUT, PS_EWOULDBLOCK (timeout 0 and not connected at once),
  * PS_ENETUNREACH, PS_EHOSTUNREACH, PS_EADDRNOTAVAIL, PS_EAFNOSUPPORT,
  * PS_EMFILE, PS_ENOMEM, PS_EINVAL. */
@@ -277,6 +285,20 @@ PS_API int ps_connect(ps_conn **out, const ps_addr *addr, int timeout_ms);
  * if the deadline ends first. */
 PS_API int ps_dial(ps_conn **out, const char *host, const char *service,
                    int timeout_ms);
+
+/** Start connecting without waiting, for use with a poller. On PS_OK the
+ * connection is established; on PS_EINPROGRESS `*out` is set too and the
+ * connection becomes writable (or reports PS_ERROR) once the attempt ends:
+ * then call ps_connect_finish. Any other result is an error and `*out` is
+ * untouched. Errors as ps_connect. */
+PS_API int ps_connect_start(ps_conn **out, const ps_addr *addr);
+/** The outcome of ps_connect_start, waiting up to `timeout_ms` for it:
+ * PS_OK once connected (also on every later call), PS_EWOULDBLOCK (timeout
+ * 0, still connecting), PS_ETIMEDOUT, or the attempt's error, e.g.
+ * PS_ECONNREFUSED, which is then returned again by every later call; close
+ * the connection after an error. ps_send / ps_recv on a connection still
+ * connecting first wait for the outcome within their own timeout. */
+PS_API int ps_connect_finish(ps_conn *c, int timeout_ms);
 
 /** Send up to `len` bytes; succeeds once at least one byte is queued (len 0
  * succeeds at once with *sent = 0). `*sent` (may be NULL) gets the count,
@@ -320,6 +342,36 @@ PS_API int ps_shutdown(ps_conn *c, int how);
 PS_API int ps_close(ps_conn *c);
 /** Reset the connection (the peer gets PS_ECONNRESET) and free it. */
 PS_API int ps_abort(ps_conn *c);
+/** Lingering close, for a server whose last reply must not be destroyed by
+ * a reset: shut down writing (the peer sees end of stream after the data
+ * already sent), read and discard input until the peer closes or the
+ * deadline passes, then close and free `c`. Needed when the peer may still
+ * be sending when you close: closing with unread input makes the system
+ * send a reset, which can make the peer lose the reply you sent. Returns
+ * PS_OK if the peer closed in time, PS_ETIMEDOUT if the deadline passed
+ * first (the connection is closed anyway), PS_ECONNRESET if the peer reset
+ * it, PS_EINVAL for NULL or a bad timeout (then `c` is not freed). */
+PS_API int ps_close_linger(ps_conn *c, int timeout_ms);
+
+/** One buffer of a vectored transfer. */
+typedef struct ps_iovec {
+    void *base;
+    size_t len;
+} ps_iovec;
+/** Gather-send: send all bytes of `iov[0..count)` in order within one
+ * deadline, as ps_send_all does for one buffer; `*sent` (may be NULL) is
+ * exact on every result. Any number of buffers and any lengths: the
+ * library splits what the system cannot take in one call (IOV_MAX buffers
+ * on POSIX; 32-bit WSABUF lengths on Windows). Errors as ps_send; also
+ * PS_EINVAL for NULL `iov` with count > 0, a NULL base with len > 0, or
+ * lengths whose sum overflows size_t. */
+PS_API int ps_sendv(ps_conn *c, const ps_iovec *iov, size_t count,
+                    size_t *sent, int timeout_ms);
+/** Scatter-receive: one transfer of at least one byte into `iov[0..count)`,
+ * filled in order, as ps_recv does for one buffer. Errors as ps_recv; also
+ * PS_EINVAL as ps_sendv, and for a total capacity of 0. */
+PS_API int ps_recvv(ps_conn *c, const ps_iovec *iov, size_t count,
+                    size_t *got, int timeout_ms);
 
 /** This side's address. */
 PS_API int ps_conn_local_addr(const ps_conn *c, ps_addr *out);
@@ -339,6 +391,185 @@ PS_API int ps_conn_pair(ps_conn *pair[2]);
 /** The OS socket; do not close it or change its blocking mode.
  * PS_INVALID_SOCKET for NULL. */
 PS_API ps_socket_t ps_conn_native(const ps_conn *c);
+
+/* ---- datagram (UDP) --------------------------------------------------------
+ * A datagram socket has no listener / connection roles. Every datagram is
+ * sent whole or not at all, and a datagram larger than the receive buffer
+ * is never truncated silently: the call returns PS_EMSGSIZE and says how
+ * many bytes were delivered and, where the system can tell, how large the
+ * datagram was. An ICMP port-unreachable never breaks the next receive on
+ * an unconnected socket (Windows' SIO_UDP_CONNRESET is turned off); on a
+ * connected socket it is reported as PS_ECONNREFUSED on both systems. */
+
+enum ps_dgram_flags {
+    /** IPv6 socket takes IPv4 traffic too (::ffff:a.b.c.d); without it an
+     * IPv6 datagram socket is IPv6-only on every platform. */
+    PS_DGRAM_DUALSTACK = 1u << 0,
+    /** Allow sending to broadcast addresses (SO_BROADCAST). */
+    PS_DGRAM_BROADCAST = 1u << 1,
+    /** Let several sockets bind the same address and port (SO_REUSEADDR,
+     * plus SO_REUSEPORT where it exists), e.g. multicast receivers. */
+    PS_DGRAM_REUSEADDR = 1u << 2
+};
+
+/** Open a datagram socket bound to `bind_addr` (port 0: the system picks),
+ * or, with NULL, an unbound IPv4 socket that gets a port at its first
+ * send. Errors: PS_EINVAL, PS_EADDRINUSE, PS_EADDRNOTAVAIL, PS_EACCES,
+ * PS_EAFNOSUPPORT, PS_EMFILE, PS_ENOMEM. */
+PS_API int ps_dgram_open(ps_dgram **out, const ps_addr *bind_addr,
+                         unsigned flags);
+/** Send one datagram of `len` bytes to `to`. Errors: PS_EMSGSIZE (larger
+ * than the system can send), PS_EWOULDBLOCK, PS_ETIMEDOUT,
+ * PS_ENETUNREACH, PS_EHOSTUNREACH, PS_EACCES (broadcast without
+ * PS_DGRAM_BROADCAST), PS_EINVAL (also a `to` of another family). */
+PS_API int ps_dgram_sendto(ps_dgram *d, const void *buf, size_t len,
+                           const ps_addr *to, int timeout_ms);
+/** Receive one datagram into `buf`. `*got` (may be NULL) gets the bytes
+ * delivered; `*from` (may be NULL) the sender. If the datagram was larger
+ * than `cap`: PS_EMSGSIZE, `*got` == cap bytes delivered, the rest
+ * discarded, and `*full_len` (may be NULL) the datagram's size where the
+ * system tells it (Linux), else 0. An empty datagram is PS_OK with
+ * *got == 0. Errors: PS_EMSGSIZE, PS_EWOULDBLOCK, PS_ETIMEDOUT,
+ * PS_ECONNREFUSED (connected socket only), PS_EINVAL. */
+PS_API int ps_dgram_recvfrom(ps_dgram *d, void *buf, size_t cap, size_t *got,
+                             size_t *full_len, ps_addr *from, int timeout_ms);
+/** Fix the peer: ps_dgram_send / ps_dgram_recv then talk to `peer` only,
+ * and datagrams from other addresses are dropped by the system. */
+PS_API int ps_dgram_connect(ps_dgram *d, const ps_addr *peer);
+/** Send to the connected peer. Errors as ps_dgram_sendto, and
+ * PS_ECONNREFUSED after the peer's port was found closed. */
+PS_API int ps_dgram_send(ps_dgram *d, const void *buf, size_t len,
+                         int timeout_ms);
+/** Receive from the connected peer, as ps_dgram_recvfrom. */
+PS_API int ps_dgram_recv(ps_dgram *d, void *buf, size_t cap, size_t *got,
+                         size_t *full_len, int timeout_ms);
+/** Join / leave multicast `group` (IPv4 or IPv6, port ignored) on the
+ * interface `iface`: for IPv4 the interface's address, for IPv6 an address
+ * whose scope_id is the interface index; NULL lets the system choose.
+ * Errors: PS_EINVAL (not a multicast address, family mismatch),
+ * PS_EADDRNOTAVAIL, PS_ENOTSUP. */
+PS_API int ps_dgram_join(ps_dgram *d, const ps_addr *group,
+                         const ps_addr *iface);
+PS_API int ps_dgram_leave(ps_dgram *d, const ps_addr *group,
+                          const ps_addr *iface);
+/** Multicast sending options: outgoing interface (NULL keeps the current),
+ * hop limit `ttl` (1..255, 0 keeps the current), `loop` (1: this host's
+ * own members receive what it sends, 0: they do not, -1 keeps it). */
+PS_API int ps_dgram_set_multicast(ps_dgram *d, const ps_addr *iface, int ttl,
+                                  int loop);
+/** The bound address (after port 0, the real port). */
+PS_API int ps_dgram_local_addr(const ps_dgram *d, ps_addr *out);
+/** Close and free. NULL gives PS_EINVAL. */
+PS_API int ps_dgram_close(ps_dgram *d);
+/** The OS socket; do not close it or change its blocking mode. */
+PS_API ps_socket_t ps_dgram_native(const ps_dgram *d);
+
+/* ---- poller: readiness of many sockets ------------------------------------
+ *
+ * Level-triggered on every platform: a handle is reported by every
+ * ps_poller_wait for as long as it is ready. Backends: epoll on Linux,
+ * poll(2) on any POSIX system (also on Linux with PS_POLLER_POLL), and on
+ * Windows IOCTL_AFD_POLL on an I/O completion port (no socket-count limit,
+ * and failed connects are reported).
+ *
+ * Threads: ps_poller_wait runs in one thread at a time; ps_poller_wake may
+ * be called from any thread at any time. Adding, modifying and removing
+ * handles, and closing registered handles, happen in the thread that calls
+ * ps_poller_wait (or while no wait is running).
+ *
+ * Closing a registered handle (ps_close, ps_abort, ps_listener_close) is
+ * safe: it leaves the poller first, and no event for it is reported after
+ * that, even if the system reuses its descriptor for a new socket. Events
+ * already copied out by the current ps_poller_wait still carry its `user`
+ * pointer: when handling a batch, skip entries whose handles you closed.
+ * A handle is in at most one poller at a time. */
+
+typedef struct ps_poller ps_poller;
+
+/** Event bits. PS_READABLE / PS_WRITABLE are requested; PS_HANGUP (the peer
+ * closed or the connection is gone: reading gives PS_ECLOSED or an error)
+ * and PS_ERROR (an error is pending, e.g. a failed connect: the next call
+ * returns it) are reported whether asked for or not. For a listener,
+ * PS_READABLE means a connection is waiting for ps_accept. */
+enum ps_poll_events {
+    PS_READABLE = 1u << 0,
+    PS_WRITABLE = 1u << 1,
+    PS_HANGUP = 1u << 2,
+    PS_ERROR = 1u << 3
+};
+
+typedef struct ps_event {
+    void *user;      /**< as given to ps_poller_add_* / ps_poller_modify_* */
+    unsigned events; /**< enum ps_poll_events */
+} ps_event;
+
+/** Creation flags. */
+enum ps_poller_flags {
+    /** Use the portable poll(2) backend even where a better one exists
+     * (POSIX only; Windows has one mechanism and ignores the flag). */
+    PS_POLLER_POLL = 1u << 0
+};
+
+/** Create a poller. Errors: PS_EINVAL (unknown flags), PS_ENOMEM,
+ * PS_EMFILE, PS_ENOTSUP (no mechanism available). */
+PS_API int ps_poller_create(ps_poller **out, unsigned flags);
+/** Name of the mechanism in use: "epoll", "poll" or "afd". */
+PS_API const char *ps_poller_backend(const ps_poller *p);
+
+/** Register a handle for `events` (PS_READABLE | PS_WRITABLE, or 0 for
+ * hang-ups and errors only) with an opaque `user` pointer returned in its
+ * events. Errors: PS_EINVAL (NULL, unknown event bits, or the handle is
+ * already in a poller: adding twice is refused, never doubled), PS_ENOMEM,
+ * PS_ENOBUFS (the system's limit on watched sockets). */
+PS_API int ps_poller_add_listener(ps_poller *p, ps_listener *l,
+                                  unsigned events, void *user);
+PS_API int ps_poller_add_conn(ps_poller *p, ps_conn *c, unsigned events,
+                              void *user);
+PS_API int ps_poller_add_dgram(ps_poller *p, ps_dgram *d, unsigned events,
+                               void *user);
+/** Change the events and user pointer of a registered handle; takes effect
+ * for the next ps_poller_wait. PS_EINVAL if it is not registered in `p`. */
+PS_API int ps_poller_modify_listener(ps_poller *p, ps_listener *l,
+                                     unsigned events, void *user);
+PS_API int ps_poller_modify_conn(ps_poller *p, ps_conn *c, unsigned events,
+                                 void *user);
+PS_API int ps_poller_modify_dgram(ps_poller *p, ps_dgram *d, unsigned events,
+                                  void *user);
+/** Unregister; no event for the handle is reported after this returns.
+ * PS_EINVAL if it is not registered in `p`. */
+PS_API int ps_poller_remove_listener(ps_poller *p, ps_listener *l);
+PS_API int ps_poller_remove_conn(ps_poller *p, ps_conn *c);
+PS_API int ps_poller_remove_dgram(ps_poller *p, ps_dgram *d);
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+/** Type-generic forms: ps_poller_add(p, handle, events, user) and so on,
+ * for a ps_listener *, a ps_conn * or a ps_dgram *. */
+#define ps_poller_add(p, h, events, user)                                      \
+    _Generic((h), ps_listener *: ps_poller_add_listener,                      \
+             ps_conn *: ps_poller_add_conn,                                   \
+             ps_dgram *: ps_poller_add_dgram)(p, h, events, user)
+#define ps_poller_modify(p, h, events, user)                                   \
+    _Generic((h), ps_listener *: ps_poller_modify_listener,                   \
+             ps_conn *: ps_poller_modify_conn,                                \
+             ps_dgram *: ps_poller_modify_dgram)(p, h, events, user)
+#define ps_poller_remove(p, h)                                                 \
+    _Generic((h), ps_listener *: ps_poller_remove_listener,                   \
+             ps_conn *: ps_poller_remove_conn,                                \
+             ps_dgram *: ps_poller_remove_dgram)(p, h)
+#endif
+
+/** Wait for events: up to `max` ready handles go to `events`, their count
+ * to `*n` (0 when the timeout passed or only a wake-up came). Handles that
+ * did not fit are reported by the next call. Returns PS_OK (also for a
+ * timeout with *n == 0, never earlier than `timeout_ms`), or PS_EINVAL
+ * (NULL, max == 0, bad timeout). No heap allocation in steady state. */
+PS_API int ps_poller_wait(ps_poller *p, ps_event *events, size_t max,
+                          size_t *n, int timeout_ms);
+/** Make a running or the next ps_poller_wait return at once (with the
+ * events ready by then, possibly none). Any thread; wakes coalesce. */
+PS_API int ps_poller_wake(ps_poller *p);
+/** Close the poller. Handles still registered leave it and stay open. */
+PS_API int ps_poller_close(ps_poller *p);
 
 #ifdef __cplusplus
 }

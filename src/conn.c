@@ -12,8 +12,10 @@ static int ps__conn_wrap(ps__sock_t s, ps_conn **out)
         ps__sock_close(s);
         return ps__fail(PS_ENOMEM);
     }
-    c->sock = s;
+    ps__handle_init(&c->h, s);
     atomic_init(&c->shut, 0);
+    c->connecting = 0;
+    c->connect_rc = PS_OK;
     *out = c;
     return PS_OK;
 }
@@ -55,18 +57,33 @@ static int ps__connect_one(ps_conn **out, const ps_addr *addr,
     return ps__conn_wrap(s, out);
 }
 
+/* An address a connection can be made to: an IP address with a port (no
+ * service listens on port 0), or a NUL-terminated unix path that fits
+ * (checked before any socket exists, so that bad input is PS_EINVAL even
+ * where the system has no local sockets). */
+static int ps__connect_addr_check(const ps_addr *addr)
+{
+    if (addr->family == PS_AF_UNIX) {
+        size_t len = ps__strnlen(addr->u.path, sizeof addr->u.path);
+        if (len == 0 || len > PS_UNIX_PATH_MAX)
+            return ps__fail(PS_EINVAL);
+        return PS_OK;
+    }
+    if ((addr->family != PS_AF_INET && addr->family != PS_AF_INET6) ||
+        addr->port == 0)
+        return ps__fail(PS_EINVAL);
+    return PS_OK;
+}
+
 int ps_connect(ps_conn **out, const ps_addr *addr, int timeout_ms)
 {
     ps__deadline dl;
     if (!out || !addr)
         return ps__fail(PS_EINVAL);
-    if (addr->family == PS_AF_UNIX)
-        return ps__fail(PS_EAFNOSUPPORT); /* local sockets: not yet */
-    if (addr->family != PS_AF_INET && addr->family != PS_AF_INET6)
-        return ps__fail(PS_EINVAL);
-    if (addr->port == 0)
-        return ps__fail(PS_EINVAL); /* no service listens on port 0 */
-    int rc = ps__deadline_make(timeout_ms, &dl);
+    int rc = ps__connect_addr_check(addr);
+    if (rc != PS_OK)
+        return rc;
+    rc = ps__deadline_make(timeout_ms, &dl);
     if (rc != PS_OK)
         return rc;
     return ps__connect_one(out, addr, dl);
@@ -99,21 +116,92 @@ int ps_dial(ps_conn **out, const char *host, const char *service,
     return rc;
 }
 
-/* One transfer of at least one byte within `dl`: try first, wait only if
- * the call would block (the common path is one system call). */
-static int ps__transfer(ps_conn *c, int sending, void *buf, size_t len,
+int ps_connect_start(ps_conn **out, const ps_addr *addr)
+{
+    if (!out || !addr)
+        return ps__fail(PS_EINVAL);
+    int rc = ps__connect_addr_check(addr);
+    if (rc != PS_OK)
+        return rc;
+    ps__sock_t s;
+    rc = ps__sock_open_stream(addr->family, 1, &s);
+    if (rc != PS_OK)
+        return rc;
+    do
+        rc = ps__conn_connect(s, addr, 1);
+    while (rc == PS__EINTR);
+    if (rc != PS_OK && rc != PS_EINPROGRESS) {
+        ps__sock_close(s);
+        return rc;
+    }
+    ps_conn *c = NULL;
+    int wrap = ps__conn_wrap(s, &c);
+    if (wrap != PS_OK)
+        return wrap;
+    c->connecting = rc == PS_EINPROGRESS;
+    *out = c;
+    return rc;
+}
+
+/* Settle a started connect within `dl`. */
+static int ps__connect_settle(ps_conn *c, ps__deadline dl)
+{
+    if (!c->connecting)
+        return c->connect_rc;
+    int rc = ps__conn_connect_result(c->h.sock);
+    while (rc == PS_EINPROGRESS) {
+        rc = ps__wait_until(c->h.sock, PS__WAIT_WRITE, dl);
+        if (rc == PS_OK)
+            rc = ps__conn_connect_result(c->h.sock);
+    }
+    if (rc == PS_EWOULDBLOCK || rc == PS_ETIMEDOUT)
+        return rc; /* still connecting: ask again later */
+    c->connecting = 0;
+    c->connect_rc = rc;
+    return rc;
+}
+
+/* The start of a call on one connection that waits: `c` and the timeout
+ * checked, the deadline made. */
+static int ps__conn_begin(const ps_conn *c, int timeout_ms, ps__deadline *dl)
+{
+    if (!c)
+        return ps__fail(PS_EINVAL);
+    return ps__deadline_make(timeout_ms, dl);
+}
+
+int ps_connect_finish(ps_conn *c, int timeout_ms)
+{
+    ps__deadline dl;
+    int rc = ps__conn_begin(c, timeout_ms, &dl);
+    if (rc != PS_OK)
+        return rc;
+    return ps__connect_settle(c, dl);
+}
+
+/* One transfer of at least one byte within `dl` from or into the buffers
+ * v[0..n) (v[0] is not empty): try first, wait only if the call would
+ * block (the common path is one system call). */
+static int ps__transfer(ps_conn *c, int sending, const ps_iovec *v, size_t n,
                         size_t *moved, ps__deadline dl)
 {
     int may_block = dl == PS__DL_FOREVER;
     for (;;) {
-        int rc = sending ? ps__conn_send(c->sock, buf, len, moved, may_block)
-                         : ps__conn_recv(c->sock, buf, len, moved, may_block);
+        int rc;
+        if (n == 1)
+            rc = sending ? ps__conn_send(c->h.sock, v->base, v->len, moved,
+                                         may_block)
+                         : ps__conn_recv(c->h.sock, v->base, v->len, moved,
+                                         may_block);
+        else
+            rc = sending ? ps__conn_sendv(c->h.sock, v, n, moved, may_block)
+                         : ps__conn_recvv(c->h.sock, v, n, moved, may_block);
         if (rc == PS_OK)
             return PS_OK;
         if (rc == PS__EINTR)
             continue;
         if (rc == PS_EWOULDBLOCK)
-            rc = ps__wait_until(c->sock,
+            rc = ps__wait_until(c->h.sock,
                                 sending ? PS__WAIT_WRITE : PS__WAIT_READ, dl);
         if (rc != PS_OK) {
             /* What a local ps_shutdown caused is reported as such. */
@@ -127,59 +215,141 @@ static int ps__transfer(ps_conn *c, int sending, void *buf, size_t len,
     }
 }
 
-/* The four transfer calls in one: `all` loops until `len` bytes moved. */
-static int ps__io(ps_conn *c, int sending, void *buf, size_t len,
-                  size_t *moved, int timeout_ms, int all)
+/* Entries copied when a transfer resumes inside a buffer (see ps__io). */
+#define PS__IOV_HEAD 16
+
+/* Every transfer call in one: move `total` bytes (the sum of iov[0..count)
+ * lengths, already checked) in order, one transfer, or (`all`) until all
+ * moved. The caller's array is never modified: the system gets it as it
+ * is from the first unfinished entry, except that when a partial transfer
+ * ended inside an entry, the rest of that entry and the next few go into a
+ * copy on the stack. Empty entries are skipped; the backend limits what
+ * one system call takes (IOV_MAX buffers, 32-bit lengths) and the loop
+ * goes on from what it reports. */
+static int ps__io(ps_conn *c, int sending, const ps_iovec *iov, size_t count,
+                  size_t total, size_t *moved, int timeout_ms, int all)
 {
     ps__deadline dl;
-    size_t done = 0;
-    if (moved)
-        *moved = 0;
-    if (!c || !buf || (!sending && !all && len == 0))
-        return ps__fail(PS_EINVAL);
     int rc = ps__deadline_make(timeout_ms, &dl);
     if (rc != PS_OK)
         return rc;
+    if (c->connecting || c->connect_rc != PS_OK) {
+        rc = ps__connect_settle(c, dl);
+        if (rc != PS_OK)
+            return rc;
+    }
     int shut = atomic_load(&c->shut);
     if (sending && (shut & PS_SHUT_WR))
         return ps__fail(PS_EPIPE);
     if (!sending && (shut & PS_SHUT_RD))
         return ps__fail(PS_ECANCELED);
-    while (done < len) {
-        size_t n = 0;
-        rc = ps__transfer(c, sending, (char *)buf + done, len - done, &n, dl);
+    size_t done = 0, i = 0, off = 0; /* position: entry i, off bytes in */
+    while (done < total) {
+        while (off == iov[i].len) { /* finished or empty: bytes remain */
+            i++;
+            off = 0;
+        }
+        const ps_iovec *v = iov + i;
+        size_t n = count - i;
+        ps_iovec head[PS__IOV_HEAD];
+        if (off > 0) {
+            n = n < PS__IOV_HEAD ? n : PS__IOV_HEAD;
+            memcpy(head, v, n * sizeof *head);
+            head[0].base = (char *)head[0].base + off;
+            head[0].len -= off;
+            v = head;
+        }
+        size_t step = 0;
+        rc = ps__transfer(c, sending, v, n, &step, dl);
         if (rc != PS_OK)
             break;
-        done += n;
+        done += step;
         if (moved)
             *moved = done; /* exact even when a later round fails */
+        while (step > 0) { /* advance the position by `step` bytes */
+            size_t left = iov[i].len - off;
+            if (step < left) {
+                off += step;
+                break;
+            }
+            step -= left;
+            i++;
+            off = 0;
+        }
         if (!all)
             break;
     }
     return rc;
 }
 
+/* The single-buffer calls: `all` loops until `len` bytes moved. */
+static int ps__io1(ps_conn *c, int sending, void *buf, size_t len,
+                   size_t *moved, int timeout_ms, int all)
+{
+    if (moved)
+        *moved = 0;
+    if (!c || !buf || (!sending && !all && len == 0))
+        return ps__fail(PS_EINVAL);
+    ps_iovec one;
+    one.base = buf;
+    one.len = len;
+    return ps__io(c, sending, &one, 1, len, moved, timeout_ms, all);
+}
+
 int ps_send(ps_conn *c, const void *buf, size_t len, size_t *sent,
             int timeout_ms)
 {
-    return ps__io(c, 1, (void *)buf, len, sent, timeout_ms, 0);
+    return ps__io1(c, 1, (void *)buf, len, sent, timeout_ms, 0);
 }
 
 int ps_recv(ps_conn *c, void *buf, size_t cap, size_t *got, int timeout_ms)
 {
-    return ps__io(c, 0, buf, cap, got, timeout_ms, 0);
+    return ps__io1(c, 0, buf, cap, got, timeout_ms, 0);
 }
 
 int ps_send_all(ps_conn *c, const void *buf, size_t len, size_t *sent,
                 int timeout_ms)
 {
-    return ps__io(c, 1, (void *)buf, len, sent, timeout_ms, 1);
+    return ps__io1(c, 1, (void *)buf, len, sent, timeout_ms, 1);
 }
 
 int ps_recv_exact(ps_conn *c, void *buf, size_t len, size_t *got,
                   int timeout_ms)
 {
-    return ps__io(c, 0, buf, len, got, timeout_ms, 1);
+    return ps__io1(c, 0, buf, len, got, timeout_ms, 1);
+}
+
+/* The vectored calls: gather-send runs until everything is sent, scatter-
+ * receive is one transfer. */
+static int ps__iov_io(ps_conn *c, int sending, const ps_iovec *iov,
+                      size_t count, size_t *moved, int timeout_ms)
+{
+    if (moved)
+        *moved = 0;
+    if (!c || (!iov && count > 0))
+        return ps__fail(PS_EINVAL);
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if ((!iov[i].base && iov[i].len > 0) ||
+            iov[i].len > SIZE_MAX - total)
+            return ps__fail(PS_EINVAL);
+        total += iov[i].len;
+    }
+    if (!sending && total == 0)
+        return ps__fail(PS_EINVAL);
+    return ps__io(c, sending, iov, count, total, moved, timeout_ms, sending);
+}
+
+int ps_sendv(ps_conn *c, const ps_iovec *iov, size_t count, size_t *sent,
+             int timeout_ms)
+{
+    return ps__iov_io(c, 1, iov, count, sent, timeout_ms);
+}
+
+int ps_recvv(ps_conn *c, const ps_iovec *iov, size_t count, size_t *got,
+             int timeout_ms)
+{
+    return ps__iov_io(c, 0, iov, count, got, timeout_ms);
 }
 
 int ps_shutdown(ps_conn *c, int how)
@@ -188,23 +358,68 @@ int ps_shutdown(ps_conn *c, int how)
         return ps__fail(PS_EINVAL);
     /* The flag goes first so that a thread the shutdown wakes reports it. */
     atomic_fetch_or(&c->shut, how);
-    return ps__conn_shutdown(c->sock, how);
+    return ps__conn_shutdown(c->h.sock, how);
 }
 
 int ps_close(ps_conn *c)
 {
     if (!c)
         return ps__fail(PS_EINVAL);
-    ps__sock_close(c->sock);
+    ps__handle_detach(&c->h);
+    ps__sock_close(c->h.sock);
     free(c);
     return PS_OK;
+}
+
+/* Bytes read and thrown away per call while lingering. */
+#define PS__LINGER_BUF 4096
+
+/* The lingering part of ps_close_linger: end of stream to the peer, then
+ * read and discard until the peer's end of stream or the deadline. */
+static int ps__linger_drain(ps_conn *c, ps__deadline dl)
+{
+    /* A failed shutdown (the connection is already broken) is not the
+     * answer: the drain below reports what happened to the connection. */
+    (void)ps_shutdown(c, PS_SHUT_WR);
+    char buf[PS__LINGER_BUF];
+    ps_iovec one;
+    one.base = buf;
+    one.len = sizeof buf;
+    size_t n;
+    int rc;
+    do
+        rc = ps__transfer(c, 0, &one, 1, &n, dl);
+    while (rc == PS_OK);
+    if (rc == PS_ECLOSED)
+        return PS_OK; /* all input read: the close sends no reset */
+    if (rc == PS_EWOULDBLOCK)
+        return ps__fail(PS_ETIMEDOUT); /* timeout 0: the deadline passed */
+    if (rc == PS_EINVAL)
+        return PS_ECONNABORTED; /* the system says the connection is gone:
+                                 * not a bad argument, `c` is freed */
+    return rc;
+}
+
+int ps_close_linger(ps_conn *c, int timeout_ms)
+{
+    ps__deadline dl;
+    int rc = ps__conn_begin(c, timeout_ms, &dl);
+    if (rc != PS_OK)
+        return rc;
+    /* A connect that has not completed never carried data: nothing to
+     * protect, close at once. */
+    if (!c->connecting && c->connect_rc == PS_OK)
+        rc = ps__linger_drain(c, dl);
+    ps_close(c);
+    return rc;
 }
 
 int ps_abort(ps_conn *c)
 {
     if (!c)
         return ps__fail(PS_EINVAL);
-    ps__conn_abort(c->sock);
+    ps__handle_detach(&c->h);
+    ps__conn_abort(c->h.sock);
     free(c);
     return PS_OK;
 }
@@ -213,33 +428,33 @@ int ps_conn_local_addr(const ps_conn *c, ps_addr *out)
 {
     if (!c || !out)
         return ps__fail(PS_EINVAL);
-    return ps__sock_local_addr(c->sock, out);
+    return ps__sock_local_addr(c->h.sock, out);
 }
 
 int ps_conn_peer_addr(const ps_conn *c, ps_addr *out)
 {
     if (!c || !out)
         return ps__fail(PS_EINVAL);
-    return ps__sock_peer_addr(c->sock, out);
+    return ps__sock_peer_addr(c->h.sock, out);
 }
 
 int ps_conn_set_nodelay(ps_conn *c, int on)
 {
     if (!c || (on != 0 && on != 1))
         return ps__fail(PS_EINVAL);
-    return ps__conn_set_nodelay(c->sock, on);
+    return ps__conn_set_nodelay(c->h.sock, on);
 }
 
 int ps_conn_set_keepalive(ps_conn *c, int on, int idle_s, int interval_s)
 {
     if (!c || (on != 0 && on != 1) || idle_s < 0 || interval_s < 0)
         return ps__fail(PS_EINVAL);
-    return ps__conn_set_keepalive(c->sock, on, idle_s, interval_s);
+    return ps__conn_set_keepalive(c->h.sock, on, idle_s, interval_s);
 }
 
 ps_socket_t ps_conn_native(const ps_conn *c)
 {
-    return c ? (ps_socket_t)c->sock : PS_INVALID_SOCKET;
+    return c ? (ps_socket_t)c->h.sock : PS_INVALID_SOCKET;
 }
 
 int ps_conn_pair(ps_conn *pair[2])

@@ -32,15 +32,79 @@
 
 /* ---- per-handle state (common) ------------------------------------------- */
 
-struct ps_listener {
+/* What every handle type starts with: the socket and its poller
+ * registration. `poller`, `user`, `events`, `prev`/`next` are kept by the
+ * common poller code; `reg` belongs to the poller backend. */
+typedef struct ps__handle {
     ps__sock_t sock;
+    struct ps_poller *poller; /* the poller it is registered in, or NULL */
+    void *user;               /* the registration's user pointer */
+    unsigned events;          /* requested PS_READABLE | PS_WRITABLE */
+    void *reg;                /* poller backend's per-handle state */
+    struct ps__handle *prev, *next; /* the poller's list of registrations */
+} ps__handle;
+
+struct ps_listener {
+    ps__handle h;
     atomic_int shut; /* set by ps_listener_shutdown before the wake */
+    char *unix_path; /* the socket file this listener created, or NULL */
 };
 
 struct ps_conn {
-    ps__sock_t sock;
+    ps__handle h;
     atomic_int shut; /* PS_SHUT_RD / PS_SHUT_WR bits this side shut down */
+    int connecting;  /* ps_connect_start's attempt has no outcome yet */
+    int connect_rc;  /* its outcome once known (PS_OK or an error) */
 };
+
+struct ps_dgram {
+    ps__handle h;
+    int family;    /* PS_AF_INET / PS_AF_INET6 */
+    int connected; /* ps_dgram_connect succeeded */
+};
+
+/* Initialise a handle around socket `s`. */
+void ps__handle_init(ps__handle *h, ps__sock_t s);
+/* Leave the poller if registered (before the socket is closed). */
+void ps__handle_detach(ps__handle *h);
+
+/* ---- poller (src/poller.c, common; one backend file per mechanism) ------
+ * A mechanism supplies these operations; the common code checks arguments,
+ * keeps the registration list and the handle's `poller`/`user`/`events`,
+ * and retries interrupted waits within the deadline. */
+typedef struct ps__poller_ops {
+    const char *name;
+    /* Set up p->impl. */
+    int (*open)(struct ps_poller *p);
+    /* Free everything; every handle has been removed already. */
+    void (*close)(struct ps_poller *p);
+    /* Watch h->sock for `events` (h->user/h->events are already set). */
+    int (*add)(struct ps_poller *p, ps__handle *h, unsigned events);
+    /* Change the events (h->user/h->events are already updated). */
+    int (*modify)(struct ps_poller *p, ps__handle *h, unsigned events);
+    /* Stop watching h; no event for it may be reported afterwards. Called
+     * before its socket is closed. Must not fail in a way that leaves h
+     * watched. */
+    void (*remove)(struct ps_poller *p, ps__handle *h);
+    /* One wait of at most `timeout_ms` (-1 forever): fill up to `max`
+     * events, their count in *n. PS_OK with *n > 0 for events, PS_OK with
+     * *n == 0 for a wake-up, PS_ETIMEDOUT when the time passed with
+     * neither, PS__EINTR, or an error. No heap allocation. */
+    int (*wait)(struct ps_poller *p, ps_event *events, size_t max, size_t *n,
+                int timeout_ms);
+    /* Make the current or next wait return; from any thread. */
+    int (*wake)(struct ps_poller *p);
+} ps__poller_ops;
+
+struct ps_poller {
+    const ps__poller_ops *ops;
+    void *impl;          /* the mechanism's state */
+    ps__handle *handles; /* registered handles (list via prev/next) */
+};
+
+/* Backend (per platform, in its poller file): the mechanism for `flags`
+ * (PS_POLLER_POLL), or NULL if none. */
+const ps__poller_ops *ps__poller_choose(unsigned flags);
 
 /* ---- deadlines (src/deadline.c) -------------------------------------------
  * A deadline is an absolute time on the monotonic clock in microseconds.
@@ -157,6 +221,45 @@ int ps__conn_shutdown(ps__sock_t s, int how);
 void ps__conn_abort(ps__sock_t s);
 int ps__conn_set_nodelay(ps__sock_t s, int on);
 int ps__conn_set_keepalive(ps__sock_t s, int on, int idle_s, int interval_s);
+
+/* ---- backend: conn.c, vectored I/O -----------------------------------------
+ * One gather send / scatter receive, as ps__conn_send / ps__conn_recv. The
+ * backend passes at most what the system takes in one call (POSIX IOV_MAX
+ * buffers; Windows 1,024 WSABUFs of at most ULONG_MAX bytes each) and
+ * reports what moved; the common code loops over the rest. */
+int ps__conn_sendv(ps__sock_t s, const ps_iovec *iov, size_t count,
+                   size_t *sent, int may_block);
+int ps__conn_recvv(ps__sock_t s, const ps_iovec *iov, size_t count,
+                   size_t *got, int may_block);
+
+/* ---- backend: listener.c, local sockets --------------------------------- */
+
+/* Remove the file at `path` (a stale or our own unix socket). PS_OK, or
+ * the system's error. */
+int ps__unix_path_remove(const char *path);
+
+/* ---- backend: dgram.c --------------------------------------------------------
+ * Datagram sockets follow the connection sockets' mode (POSIX blocking with
+ * MSG_DONTWAIT per call; Windows non-blocking, SIO_UDP_CONNRESET off). */
+
+/* Socket of `family`, options from `flags` (enum ps_dgram_flags), bound to
+ * `bind_addr` if not NULL. */
+int ps__dgram_open(int family, const ps_addr *bind_addr, unsigned flags,
+                   ps__sock_t *out);
+/* One datagram to `to` (NULL: the connected peer). PS_OK (sent whole),
+ * PS_EWOULDBLOCK, PS__EINTR, or an error. */
+int ps__dgram_sendto(ps__sock_t s, const void *buf, size_t len,
+                     const ps_addr *to, int may_block);
+/* One datagram: PS_OK or PS_EMSGSIZE (truncated) with *got and *full_len
+ * (0 if unknown) and *from if not NULL; PS_EWOULDBLOCK, PS__EINTR, or an
+ * error. */
+int ps__dgram_recvfrom(ps__sock_t s, void *buf, size_t cap, size_t *got,
+                       size_t *full_len, ps_addr *from, int may_block);
+int ps__dgram_connect(ps__sock_t s, const ps_addr *peer);
+int ps__dgram_membership(ps__sock_t s, const ps_addr *group,
+                         const ps_addr *iface, int join);
+int ps__dgram_set_multicast(ps__sock_t s, int family, const ps_addr *iface,
+                            int ttl, int loop);
 
 /* ---- common helpers used by backends ------------------------------------- */
 

@@ -1,31 +1,89 @@
-/* Listener: argument checks, the accept loop and the wake-up flag. */
+/* Listener: argument checks, the accept loop, the wake-up flag, and the
+ * socket file of a unix listener (stale files reclaimed, removed at close). */
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* Bound for the probe of an existing unix socket path: a live listener
+ * answers a local connect at once. */
+#define PS__UNIX_PROBE_MS 2000
+
+/* Binding `addr` (a unix path) failed because the path exists. Is it a
+ * stale socket left by a server that died? A connect says: a live
+ * listener accepts it (or, Linux, reports its queue full: PS_EWOULDBLOCK).
+ * Only PS_ECONNREFUSED means nobody listens there, but Linux also gives it
+ * for a path that is not a socket at all, so the backend's removal checks
+ * the file type and refuses anything but a socket (PS_EADDRINUSE). PS_OK
+ * when the stale file is gone and the bind can be tried again. (BSD
+ * systems refuse a connect to a live listener whose queue is full with
+ * ECONNREFUSED too; the probe cannot tell that case from a dead one.) */
+static int ps__unix_reclaim(const ps_addr *addr)
+{
+    ps_conn *probe;
+    int rc = ps_connect(&probe, addr, PS__UNIX_PROBE_MS);
+    if (rc == PS_OK)
+        ps_close(probe);
+    if (rc != PS_ECONNREFUSED)
+        return ps__fail(PS_EADDRINUSE);
+    return ps__unix_path_remove(addr->u.path);
+}
+
+/* A malloc'd copy of the unix path of `addr` for the listener to remove
+ * when it closes; PS_EINVAL for an empty or unterminated path. */
+static int ps__unix_path_copy(const ps_addr *addr, char **out)
+{
+    size_t len = ps__strnlen(addr->u.path, sizeof addr->u.path);
+    if (len == 0 || len > PS_UNIX_PATH_MAX)
+        return ps__fail(PS_EINVAL);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return ps__fail(PS_ENOMEM);
+    memcpy(copy, addr->u.path, len + 1);
+    *out = copy;
+    return PS_OK;
+}
 
 int ps_listen(ps_listener **out, const ps_addr *addr,
               const ps_listen_opts *opts)
 {
     if (!out || !addr)
         return ps__fail(PS_EINVAL);
-    if (addr->family == PS_AF_UNIX)
-        return ps__fail(PS_EAFNOSUPPORT); /* local sockets: not yet */
-    if (addr->family != PS_AF_INET && addr->family != PS_AF_INET6)
+    int is_unix = addr->family == PS_AF_UNIX;
+    if (!is_unix && addr->family != PS_AF_INET &&
+        addr->family != PS_AF_INET6)
         return ps__fail(PS_EINVAL);
     int backlog = opts ? opts->backlog : 0;
     unsigned flags = opts ? opts->flags : 0;
     if (backlog < 0 || (flags & ~(unsigned)PS_LISTEN_DUALSTACK))
         return ps__fail(PS_EINVAL);
 
+    char *path = NULL;
+    if (is_unix) {
+        int rc = ps__unix_path_copy(addr, &path);
+        if (rc != PS_OK)
+            return rc;
+    }
     ps_listener *l = malloc(sizeof *l);
-    if (!l)
+    if (!l) {
+        free(path);
         return ps__fail(PS_ENOMEM);
-    int rc = ps__listener_open(addr, backlog, flags, &l->sock);
+    }
+    ps__sock_t s;
+    int rc = ps__listener_open(addr, backlog, flags, &s);
+    if (rc == PS_EADDRINUSE && is_unix) {
+        rc = ps__unix_reclaim(addr);
+        if (rc == PS_OK)
+            rc = ps__listener_open(addr, backlog, flags, &s);
+    }
     if (rc != PS_OK) {
+        free(path);
         free(l);
         return rc;
     }
+    ps__handle_init(&l->h, s);
     atomic_init(&l->shut, 0);
+    l->unix_path = path;
     *out = l;
     return PS_OK;
 }
@@ -34,7 +92,7 @@ int ps_listener_addr(const ps_listener *l, ps_addr *out)
 {
     if (!l || !out)
         return ps__fail(PS_EINVAL);
-    return ps__sock_local_addr(l->sock, out);
+    return ps__sock_local_addr(l->h.sock, out);
 }
 
 int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
@@ -55,7 +113,7 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
             rc = ps__fail(PS_ECANCELED);
             break;
         }
-        rc = ps__listener_accept(l->sock, &s, peer);
+        rc = ps__listener_accept(l->h.sock, &s, peer);
         if (rc == PS_OK)
             break;
         /* A connection reset while still queued is not the listener's
@@ -64,7 +122,7 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
             continue;
         if (rc != PS_EWOULDBLOCK)
             break;
-        rc = ps__wait_until(l->sock, PS__WAIT_READ, dl);
+        rc = ps__wait_until(l->h.sock, PS__WAIT_READ, dl);
         if (rc != PS_OK)
             break;
     }
@@ -80,8 +138,10 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
         free(c);
         return rc;
     }
-    c->sock = s;
+    ps__handle_init(&c->h, s);
     atomic_init(&c->shut, 0);
+    c->connecting = 0;
+    c->connect_rc = PS_OK;
     *out = c;
     return PS_OK;
 }
@@ -92,19 +152,26 @@ int ps_listener_shutdown(ps_listener *l)
         return ps__fail(PS_EINVAL);
     if (atomic_exchange(&l->shut, 1))
         return PS_OK;
-    return ps__listener_wake(l->sock);
+    return ps__listener_wake(l->h.sock);
 }
 
 int ps_listener_close(ps_listener *l)
 {
     if (!l)
         return ps__fail(PS_EINVAL);
-    ps__sock_close(l->sock);
+    ps__handle_detach(&l->h);
+    /* The file goes first: once it is gone another server may bind the
+     * path, and nothing done here afterwards can touch its file. */
+    if (l->unix_path) {
+        ps__unix_path_remove(l->unix_path);
+        free(l->unix_path);
+    }
+    ps__sock_close(l->h.sock);
     free(l);
     return PS_OK;
 }
 
 ps_socket_t ps_listener_native(const ps_listener *l)
 {
-    return l ? (ps_socket_t)l->sock : PS_INVALID_SOCKET;
+    return l ? (ps_socket_t)l->h.sock : PS_INVALID_SOCKET;
 }

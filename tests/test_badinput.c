@@ -143,15 +143,39 @@ static void test_connection_calls(void **state)
     ps_listener_close(l);
 }
 
-static void test_unix_not_yet(void **state)
+static void test_unix_paths(void **state)
 {
     (void)state;
+    /* Bad unix paths are refused before any socket exists, so the answer
+     * is the same everywhere, Wine (no AF_UNIX) included. */
     ps_addr u;
     ps_listener *l;
     ps_conn *c;
-    assert_int_equal(ps_addr_parse(&u, "unix:/tmp/portsock-test.sock"), PS_OK);
-    assert_int_equal(ps_listen(&l, &u, NULL), PS_EAFNOSUPPORT);
-    assert_int_equal(ps_connect(&c, &u, 0), PS_EAFNOSUPPORT);
+    char text[PS_UNIX_PATH_MAX + 8];
+    memcpy(text, "unix:", 5);
+    memset(text + 5, 'p', PS_UNIX_PATH_MAX + 1);
+    text[5 + PS_UNIX_PATH_MAX + 1] = '\0';
+    assert_int_equal(ps_addr_parse(&u, text), PS_EINVAL); /* one too long */
+    assert_int_equal(ps_addr_parse(&u, "unix:"), PS_EINVAL);
+
+    /* Built by hand: no room for the NUL (never truncated to fit). */
+    memset(&u, 0, sizeof u);
+    u.family = PS_AF_UNIX;
+    memset(u.u.path, 'p', sizeof u.u.path);
+    assert_int_equal(ps_listen(&l, &u, NULL), PS_EINVAL);
+    assert_int_equal(ps_connect(&c, &u, 0), PS_EINVAL);
+    assert_int_equal(ps_connect_start(&c, &u), PS_EINVAL);
+    /* Empty. */
+    memset(u.u.path, 0, sizeof u.u.path);
+    assert_int_equal(ps_listen(&l, &u, NULL), PS_EINVAL);
+    assert_int_equal(ps_connect(&c, &u, 0), PS_EINVAL);
+    assert_int_equal(ps_connect_start(&c, &u), PS_EINVAL);
+    /* Bad options are refused for unix listeners too. */
+    assert_int_equal(ps_addr_parse(&u, "unix:/tmp/portsock-badinput.sock"),
+                     PS_OK);
+    ps_listen_opts opts = {-1, 0};
+    assert_int_equal(ps_listen(&l, &u, &opts), PS_EINVAL);
+    assert_int_equal(ps_connect(&c, &u, -7), PS_EINVAL);
 }
 
 int main(void)
@@ -160,7 +184,7 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_listener_calls),
         cmocka_unit_test(test_connection_calls),
-        cmocka_unit_test(test_unix_not_yet),
+        cmocka_unit_test(test_unix_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

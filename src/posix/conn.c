@@ -1,6 +1,9 @@
 /* POSIX backend: connect, send, receive, shutdown, options. */
 #include "internal.h"
 
+#include <limits.h>
+#include <stddef.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef MSG_NOSIGNAL
@@ -45,6 +48,69 @@ int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
                   int may_block)
 {
     ssize_t n = recv(s, buf, cap, may_block ? 0 : MSG_DONTWAIT);
+    if (n < 0)
+        return ps__os_fail(errno);
+    if (n == 0)
+        return ps__fail(PS_ECLOSED);
+    *got = (size_t)n;
+    return PS_OK;
+}
+
+/* ---- vectored I/O -------------------------------------------------------
+ * ps_iovec has struct iovec's layout on every POSIX system we know of (as
+ * libuv's uv_buf_t relies on): the array goes to sendmsg / recvmsg as it
+ * is, checked here at compile time. */
+_Static_assert(sizeof(ps_iovec) == sizeof(struct iovec) &&
+                   offsetof(ps_iovec, base) == offsetof(struct iovec,
+                                                        iov_base) &&
+                   offsetof(ps_iovec, len) == offsetof(struct iovec, iov_len),
+               "ps_iovec must match struct iovec");
+
+/* How many of iov[0..count) one call takes: at most IOV_MAX buffers (more
+ * fail with EMSGSIZE), and no more bytes in all than a ssize_t result can
+ * report (more fail with EINVAL); always the first buffer. */
+static size_t ps__iov_take(const ps_iovec *iov, size_t count)
+{
+#ifdef IOV_MAX
+    size_t max = IOV_MAX;
+#else
+    long sys = sysconf(_SC_IOV_MAX);
+    size_t max = sys > 0 ? (size_t)sys : 16; /* POSIX's minimum */
+#endif
+    if (count > max)
+        count = max;
+    size_t total = iov[0].len, n = 1;
+    for (; n < count && iov[n].len <= (size_t)SSIZE_MAX - total; n++)
+        total += iov[n].len;
+    return n;
+}
+
+static void ps__msg_init(struct msghdr *m, const ps_iovec *iov, size_t count)
+{
+    memset(m, 0, sizeof *m);
+    m->msg_iov = (struct iovec *)(void *)iov; /* only read by the system */
+    m->msg_iovlen = ps__iov_take(iov, count);
+}
+
+int ps__conn_sendv(ps__sock_t s, const ps_iovec *iov, size_t count,
+                   size_t *sent, int may_block)
+{
+    struct msghdr m;
+    ps__msg_init(&m, iov, count);
+    ssize_t n =
+        sendmsg(s, &m, MSG_NOSIGNAL | (may_block ? 0 : MSG_DONTWAIT));
+    if (n < 0)
+        return ps__os_fail(errno);
+    *sent = (size_t)n;
+    return PS_OK;
+}
+
+int ps__conn_recvv(ps__sock_t s, const ps_iovec *iov, size_t count,
+                   size_t *got, int may_block)
+{
+    struct msghdr m;
+    ps__msg_init(&m, iov, count);
+    ssize_t n = recvmsg(s, &m, may_block ? 0 : MSG_DONTWAIT);
     if (n < 0)
         return ps__os_fail(errno);
     if (n == 0)

@@ -1,8 +1,10 @@
-/* POSIX backend: bind + listen, one accept attempt, the wake-up. */
+/* POSIX backend: bind + listen, one accept attempt, the wake-up, removing
+ * a unix socket file. */
 #include "internal.h"
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
@@ -35,6 +37,11 @@ int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
         e = errno;
     if (e) {
         close(s);
+        if (e == ENOENT || e == ENOTDIR) {
+            /* A unix path in a directory that does not exist. */
+            ps__os_fail(e);
+            return PS_EADDRNOTAVAIL;
+        }
         return ps__os_fail(e);
     }
     *out = s;
@@ -81,6 +88,21 @@ int ps__listener_wake(ps__sock_t l)
     /* On Linux, shutdown() of a listening socket makes poll() report it
      * and accept() fail with EINVAL from then on, in every thread. */
     if (shutdown(l, SHUT_RDWR) != 0)
+        return ps__os_fail(errno);
+    return PS_OK;
+}
+
+int ps__unix_path_remove(const char *path)
+{
+    /* Only a socket: a connect to a regular file or a directory is refused
+     * just like one to a stale socket (Linux), and such a file must never
+     * be deleted for it. */
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? PS_OK : ps__os_fail(errno); /* gone */
+    if (!S_ISSOCK(st.st_mode))
+        return ps__fail(PS_EADDRINUSE);
+    if (unlink(path) != 0 && errno != ENOENT)
         return ps__os_fail(errno);
     return PS_OK;
 }

@@ -22,6 +22,13 @@ int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking)
         ps__os_fail(err); /* for diagnostics if the caller stops here */
         return PS_EINPROGRESS;
     }
+    if (addr->family == PS_AF_UNIX &&
+        (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)) {
+        /* No socket at that path (if Windows reports it with a file error
+         * rather than WSAECONNREFUSED: unverified, no Windows here). */
+        ps__os_fail(err);
+        return PS_ECONNREFUSED;
+    }
     return ps__os_fail(err);
 }
 
@@ -91,6 +98,66 @@ int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
     if (n == 0)
         return ps__conn_end_of_stream(s);
     *got = (size_t)n;
+    return PS_OK;
+}
+
+/* ---- vectored I/O -------------------------------------------------------
+ * WSASend / WSARecv take WSABUFs ({ULONG len; char *buf}, not ps_iovec's
+ * layout), so the buffers are copied into an array on the stack: at most
+ * 1,024 of them (Wine fails with WSAEMSGSIZE beyond that, as Linux does
+ * beyond IOV_MAX), each length a ULONG. One call also reports its byte
+ * count in a DWORD, so it takes at most ULONG_MAX bytes in all: a larger
+ * buffer is cut at that size and the common code passes the rest of it in
+ * the next call, so no length is ever truncated. Empty buffers are left
+ * out. */
+#define PS__WSABUF_MAX 1024
+
+static DWORD ps__wsabuf_fill(WSABUF *b, const ps_iovec *iov, size_t count)
+{
+    DWORD n = 0;
+    ULONG total = 0;
+    for (size_t i = 0; i < count && n < PS__WSABUF_MAX; i++) {
+        ULONG room = ULONG_MAX - total;
+        ULONG len = iov[i].len > room ? room : (ULONG)iov[i].len;
+        if (len == 0 && iov[i].len > 0)
+            break; /* full */
+        if (len == 0)
+            continue;
+        b[n].buf = (char *)iov[i].base;
+        b[n].len = len;
+        n++;
+        total += len;
+        if (len < iov[i].len)
+            break; /* the rest of this buffer goes in the next call */
+    }
+    return n;
+}
+
+int ps__conn_sendv(ps__sock_t s, const ps_iovec *iov, size_t count,
+                   size_t *sent, int may_block)
+{
+    (void)may_block;
+    WSABUF b[PS__WSABUF_MAX];
+    DWORD bytes = 0;
+    if (WSASend(s, b, ps__wsabuf_fill(b, iov, count), &bytes, 0, NULL,
+                NULL) != 0)
+        return ps__os_fail(WSAGetLastError());
+    *sent = (size_t)bytes;
+    return PS_OK;
+}
+
+int ps__conn_recvv(ps__sock_t s, const ps_iovec *iov, size_t count,
+                   size_t *got, int may_block)
+{
+    (void)may_block;
+    WSABUF b[PS__WSABUF_MAX];
+    DWORD bytes = 0, flags = 0;
+    if (WSARecv(s, b, ps__wsabuf_fill(b, iov, count), &bytes, &flags, NULL,
+                NULL) != 0)
+        return ps__os_fail(WSAGetLastError());
+    if (bytes == 0)
+        return ps__conn_end_of_stream(s);
+    *got = (size_t)bytes;
     return PS_OK;
 }
 

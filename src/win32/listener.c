@@ -1,5 +1,8 @@
-/* Winsock listeners: open, one non-waiting accept, and the wake-up. */
+/* Winsock listeners: open, one non-waiting accept, the wake-up, and
+ * removing a unix socket file. */
 #include "internal.h"
+
+#include <string.h>
 
 /* Save the failing call's code, close `s`, and return the mapped error. */
 static int ps__fail_close(SOCKET s, int err)
@@ -37,8 +40,16 @@ int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
                        (int)sizeof v6only) != 0)
             return ps__fail_close(s, WSAGetLastError());
     }
-    if (bind(s, (const struct sockaddr *)&ss, len) != 0)
-        return ps__fail_close(s, WSAGetLastError());
+    if (bind(s, (const struct sockaddr *)&ss, len) != 0) {
+        int err = WSAGetLastError();
+        if (err == ERROR_PATH_NOT_FOUND || err == ERROR_FILE_NOT_FOUND) {
+            /* A unix path in a directory that does not exist (if Windows
+             * reports it with a file error: unverified, no Windows here). */
+            ps__fail_close(s, err);
+            return PS_EADDRNOTAVAIL;
+        }
+        return ps__fail_close(s, err);
+    }
     if (listen(s, backlog > 0 ? backlog : SOMAXCONN) != 0)
         return ps__fail_close(s, WSAGetLastError());
     *out = s;
@@ -70,6 +81,15 @@ int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer)
     if (peer) {
         int rc = ps__addr_from_native(peer, (const struct sockaddr *)&ss,
                                       (size_t)len);
+        ps_addr own;
+        if (rc != PS_OK && ps__sock_local_addr(l, &own) == PS_OK &&
+            own.family == PS_AF_UNIX) {
+            /* A local peer that never bound a name may come with no
+             * address at all (length 0): it is unnamed, as on POSIX. */
+            memset(peer, 0, sizeof *peer);
+            peer->family = PS_AF_UNIX;
+            rc = PS_OK;
+        }
         if (rc != PS_OK) {
             closesocket(s);
             return rc;
@@ -152,4 +172,33 @@ int ps__listener_wake(ps__sock_t l)
     if (CancelIoEx((HANDLE)l, NULL) || GetLastError() == ERROR_NOT_FOUND)
         return PS_OK; /* woken, or nobody was waiting */
     return rc;
+}
+
+/* ---- local sockets ------------------------------------------------------
+ * Windows 10 represents a bound AF_UNIX socket as a file carrying the
+ * reparse tag IO_REPARSE_TAG_AF_UNIX. Only such a file is removed: any
+ * other file at the path is not a stale socket, whatever a connect to it
+ * answered, and is never deleted. */
+int ps__unix_path_remove(const char *path)
+{
+    if (strpbrk(path, "*?"))
+        return ps__fail(PS_EADDRINUSE); /* a pattern, not one file */
+    WIN32_FIND_DATAA fd;
+    HANDLE h = FindFirstFileA(path, &fd);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
+            return PS_OK; /* already gone */
+        return ps__os_fail((int)err);
+    }
+    FindClose(h);
+    if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ||
+        fd.dwReserved0 != IO_REPARSE_TAG_AF_UNIX)
+        return ps__fail(PS_EADDRINUSE);
+    if (!DeleteFileA(path)) {
+        DWORD err = GetLastError();
+        if (err != ERROR_FILE_NOT_FOUND)
+            return ps__os_fail((int)err);
+    }
+    return PS_OK;
 }

@@ -18,4 +18,8 @@ typedef SOCKET ps__sock_t;
 typedef int ps__socklen_t;
 #define PS__BAD_SOCK INVALID_SOCKET
 
+/* Shared by the Winsock backend's files (socket.c): a new non-blocking,
+ * overlapped, non-inheritable socket of PS_AF_* `family` and SOCK_* `type`. */
+int ps__sock_open(int family, int type, ps__sock_t *out);
+
 #endif

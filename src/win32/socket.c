@@ -14,23 +14,23 @@
  */
 #include "internal.h"
 
-int ps__sock_open_stream(int family, int nonblocking, ps__sock_t *out)
+int ps__sock_open(int family, int type, ps__sock_t *out)
 {
-    (void)nonblocking; /* always non-blocking on Windows: see above */
     int rc = ps__os_lazy_init();
     if (rc != PS_OK)
         return rc;
     int af = ps__family_to_native(family);
     if (af == AF_UNSPEC)
         return ps__fail(PS_EAFNOSUPPORT);
-    int proto = af == AF_UNIX ? 0 : IPPROTO_TCP;
+    int proto = af == AF_UNIX ? 0 : type == SOCK_DGRAM ? IPPROTO_UDP
+                                                       : IPPROTO_TCP;
 
-    SOCKET s = WSASocketW(af, SOCK_STREAM, proto, NULL, 0,
+    SOCKET s = WSASocketW(af, type, proto, NULL, 0,
                           WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
     if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL) {
         /* Windows 7 before SP1 does not know WSA_FLAG_NO_HANDLE_INHERIT:
          * create the socket without it and clear the flag by hand. */
-        s = WSASocketW(af, SOCK_STREAM, proto, NULL, 0, WSA_FLAG_OVERLAPPED);
+        s = WSASocketW(af, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED);
         if (s != INVALID_SOCKET &&
             !SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0)) {
             int err = (int)GetLastError();
@@ -49,6 +49,12 @@ int ps__sock_open_stream(int family, int nonblocking, ps__sock_t *out)
     }
     *out = s;
     return PS_OK;
+}
+
+int ps__sock_open_stream(int family, int nonblocking, ps__sock_t *out)
+{
+    (void)nonblocking; /* always non-blocking on Windows: see above */
+    return ps__sock_open(family, SOCK_STREAM, out);
 }
 
 void ps__sock_close(ps__sock_t s)

@@ -44,6 +44,10 @@ int ps_test_has_safe_reuse(ps_socket_t s);
  * in *why). */
 int ps_test_fd_limit_set(long n, const char **why);
 void ps_test_fd_limit_restore(void);
+/* Make sure at least `n` descriptors can be open (raising the soft limit
+ * up to the hard one on POSIX; nothing to do on Windows). Returns the
+ * number available (>= n on success, less if the hard limit is lower). */
+long ps_test_fd_limit_raise(long n);
 /* Open up to `max` throwaway descriptors until the process runs out; returns
  * how many were opened. ps_test_fd_release closes them. */
 int ps_test_fd_exhaust(int max);
@@ -65,7 +69,35 @@ void ps_test_connect_pair(ps_listener *l, ps_conn **client, ps_conn **server);
 /* 1 if this machine can listen on [::1]. */
 int ps_test_have_ipv6(void);
 
+/* The system's directory for temporary files, ending in its path
+ * separator: "/tmp/" on POSIX, GetTempPath's answer on Windows. */
+const char *ps_test_temp_dir(void);
+/* This process's id, to make temporary names unique across parallel runs. */
+unsigned long ps_test_pid(void);
+/* 1 if something (of any file type) exists at `path`, else 0. */
+int ps_test_path_exists(const char *path);
+/* Leave at `path` what a server that died leaves: a unix socket file that
+ * nobody listens on (a raw socket bound there and closed, the file not
+ * removed). 0 on success, -1 if that could not be done. */
+int ps_test_unix_stale(const char *path);
+
+/* ps_sendv(c, iov, count, &sent, timeout_ms) in another thread (the
+ * buffers must stay valid until the join); the join returns its result
+ * and `*sent` (may be NULL). Fails the test if the thread cannot start. */
+typedef struct ps_test_sender ps_test_sender;
+ps_test_sender *ps_test_sendv_start(ps_conn *c, const ps_iovec *iov,
+                                    size_t count, int timeout_ms);
+int ps_test_sendv_join(ps_test_sender *s, size_t *sent);
+
 /* Reset and seed the per-test random source used for payloads. */
 uint32_t ps_test_rand(uint32_t *state);
+/* Fill `buf` with `n` pseudo-random bytes from `seed`. */
+void ps_test_fill(void *buf, size_t n, uint32_t seed);
+/* FNV-1a hash of `n` bytes, to compare large payloads. */
+uint64_t ps_test_checksum(const void *buf, size_t n);
+/* The native sockaddr of unix path `path` (through ps_addr_to_sockaddr):
+ * 0, or -1 if the path does not fit. */
+int ps_test_unix_sockaddr(const char *path, void *sa, size_t cap,
+                          size_t *len);
 
 #endif

@@ -1,6 +1,9 @@
 /* Platform-neutral test helpers. */
 #include "ps_test.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 uint32_t ps_test_rand(uint32_t *state)
 {
     /* xorshift32: enough to make payloads that catch reordering. */
@@ -38,4 +41,71 @@ int ps_test_have_ipv6(void)
         return 0;
     ps_listener_close(l);
     return 1;
+}
+
+void ps_test_fill(void *buf, size_t n, uint32_t seed)
+{
+    unsigned char *p = buf;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)ps_test_rand(&seed);
+}
+
+uint64_t ps_test_checksum(const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+int ps_test_unix_sockaddr(const char *path, void *sa, size_t cap,
+                          size_t *len)
+{
+    char text[PS_ADDR_STRLEN];
+    ps_addr a;
+    int n = snprintf(text, sizeof text, "unix:%s", path);
+    if (n < 0 || (size_t)n >= sizeof text || ps_addr_parse(&a, text) != PS_OK)
+        return -1;
+    return ps_addr_to_sockaddr(&a, sa, cap, len) == PS_OK ? 0 : -1;
+}
+
+struct ps_test_sender {
+    ps_test_thread *thread;
+    ps_conn *conn;
+    const ps_iovec *iov;
+    size_t count;
+    int timeout_ms;
+    size_t sent;
+    int rc;
+};
+
+static void ps_test_sender_main(void *arg)
+{
+    ps_test_sender *s = arg;
+    s->rc = ps_sendv(s->conn, s->iov, s->count, &s->sent, s->timeout_ms);
+}
+
+ps_test_sender *ps_test_sendv_start(ps_conn *c, const ps_iovec *iov,
+                                    size_t count, int timeout_ms)
+{
+    ps_test_sender *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->conn = c;
+    s->iov = iov;
+    s->count = count;
+    s->timeout_ms = timeout_ms;
+    assert_int_equal(ps_test_thread_start(&s->thread, ps_test_sender_main, s),
+                     0);
+    return s;
+}
+
+int ps_test_sendv_join(ps_test_sender *s, size_t *sent)
+{
+    ps_test_thread_join(s->thread);
+    int rc = s->rc;
+    if (sent)
+        *sent = s->sent;
+    free(s);
+    return rc;
 }

@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -188,4 +190,48 @@ int ps_test_has_safe_reuse(ps_socket_t s)
     int v = 0;
     socklen_t len = sizeof v;
     return getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &v, &len) == 0 && v != 0;
+}
+
+long ps_test_fd_limit_raise(long n)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < n) {
+        rlim_t want = (rlim_t)n;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+            want = rl.rlim_max;
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? n : (long)rl.rlim_cur;
+}
+
+const char *ps_test_temp_dir(void)
+{
+    /* Not $TMPDIR: it can be long (macOS), and unix paths are short. */
+    return "/tmp/";
+}
+
+unsigned long ps_test_pid(void) { return (unsigned long)getpid(); }
+
+int ps_test_path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int ps_test_unix_stale(const char *path)
+{
+    struct sockaddr_storage ss;
+    size_t len;
+    if (ps_test_unix_sockaddr(path, &ss, sizeof ss, &len) != 0)
+        return -1;
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    int rc = bind(s, (struct sockaddr *)&ss, (socklen_t)len) == 0 ? 0 : -1;
+    close(s);
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include "ps_test.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct ps_test_thread {
     HANDLE h;
@@ -79,6 +80,7 @@ int ps_test_fd_limit_set(long n, const char **why)
 }
 
 void ps_test_fd_limit_restore(void) {}
+long ps_test_fd_limit_raise(long n) { return n; }
 int ps_test_fd_exhaust(int max) { (void)max; return 0; }
 void ps_test_fd_release(void) {}
 
@@ -115,4 +117,42 @@ int ps_test_has_safe_reuse(ps_socket_t s)
     return getsockopt((SOCKET)s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (char *)&v,
                       &len) == 0 &&
            v;
+}
+
+const char *ps_test_temp_dir(void)
+{
+    static char dir[MAX_PATH + 2];
+    DWORD n = GetTempPathA((DWORD)sizeof dir - 1, dir);
+    if (n == 0 || n >= sizeof dir - 1)
+        return ".\\";
+    if (dir[n - 1] != '\\' && dir[n - 1] != '/') {
+        dir[n] = '\\';
+        dir[n + 1] = '\0';
+    }
+    return dir;
+}
+
+unsigned long ps_test_pid(void) { return (unsigned long)GetCurrentProcessId(); }
+
+int ps_test_path_exists(const char *path)
+{
+    return GetFileAttributesA(path) != INVALID_FILE_ATTRIBUTES;
+}
+
+int ps_test_unix_stale(const char *path)
+{
+    struct sockaddr_storage ss;
+    size_t len;
+    WSADATA wsa;
+    if (ps_test_unix_sockaddr(path, &ss, sizeof ss, &len) != 0 ||
+        WSAStartup(MAKEWORD(2, 2), &wsa) != 0)
+        return -1;
+    SOCKET s = socket(AF_UNIX, SOCK_STREAM, 0);
+    int rc = -1;
+    if (s != INVALID_SOCKET) {
+        rc = bind(s, (struct sockaddr *)&ss, (int)len) == 0 ? 0 : -1;
+        closesocket(s);
+    }
+    WSACleanup();
+    return rc;
 }

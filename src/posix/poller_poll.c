@@ -1,0 +1,201 @@
+/* Poller mechanism: poll(2), for any POSIX system (and on Linux on request,
+ * so that it is tested here). Registrations live in two parallel arrays
+ * that grow at add time only; slot 0 is the wake-up pipe. A removed slot is
+ * filled by the last one, so poll() always sees a dense array. Reporting
+ * starts where the previous call stopped, so a small `max` cannot starve
+ * the handles at the end. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct ps__pollset {
+    struct pollfd *fds;
+    ps__handle **handles; /* handles[i] watches fds[i]; [0] is unused */
+    size_t count, cap;
+    size_t next; /* where the next report starts */
+    int wake_rd, wake_wr;
+    atomic_int wake_pending;
+} ps__pollset;
+
+static size_t ps__slot(const ps__handle *h)
+{
+    return (size_t)(uintptr_t)h->reg;
+}
+
+static int ps__pipe_cloexec_nonblock(int fds[2])
+{
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0 ||
+            fcntl(fds[i], F_SETFL, O_NONBLOCK) != 0) {
+            int err = errno;
+            close(fds[0]);
+            close(fds[1]);
+            errno = err;
+            return -1;
+        }
+    return 0;
+}
+
+static int ps__pollset_open(ps_poller *p)
+{
+    ps__pollset *s = calloc(1, sizeof *s);
+    if (!s)
+        return ps__fail(PS_ENOMEM);
+    int pipefd[2];
+    s->cap = 16;
+    s->fds = malloc(s->cap * sizeof *s->fds);
+    s->handles = malloc(s->cap * sizeof *s->handles);
+    if (!s->fds || !s->handles) {
+        free(s->fds);
+        free(s->handles);
+        free(s);
+        return ps__fail(PS_ENOMEM);
+    }
+    if (ps__pipe_cloexec_nonblock(pipefd) != 0) {
+        int err = errno;
+        free(s->fds);
+        free(s->handles);
+        free(s);
+        return ps__os_fail(err);
+    }
+    s->wake_rd = pipefd[0];
+    s->wake_wr = pipefd[1];
+    s->fds[0].fd = s->wake_rd;
+    s->fds[0].events = POLLIN;
+    s->handles[0] = NULL;
+    s->count = 1;
+    s->next = 1;
+    atomic_init(&s->wake_pending, 0);
+    p->impl = s;
+    return PS_OK;
+}
+
+static void ps__pollset_close(ps_poller *p)
+{
+    ps__pollset *s = p->impl;
+    close(s->wake_rd);
+    close(s->wake_wr);
+    free(s->fds);
+    free(s->handles);
+    free(s);
+}
+
+static short ps__poll_mask(unsigned events)
+{
+    return (short)(((events & PS_READABLE) ? POLLIN : 0) |
+                   ((events & PS_WRITABLE) ? POLLOUT : 0));
+}
+
+static int ps__pollset_add(ps_poller *p, ps__handle *h, unsigned events)
+{
+    ps__pollset *s = p->impl;
+    if (s->count == s->cap) {
+        size_t cap = s->cap * 2;
+        struct pollfd *fds = realloc(s->fds, cap * sizeof *fds);
+        if (!fds)
+            return ps__fail(PS_ENOMEM);
+        s->fds = fds;
+        ps__handle **hs = realloc(s->handles, cap * sizeof *hs);
+        if (!hs)
+            return ps__fail(PS_ENOMEM);
+        s->handles = hs;
+        s->cap = cap;
+    }
+    size_t i = s->count++;
+    s->fds[i].fd = h->sock;
+    s->fds[i].events = ps__poll_mask(events);
+    s->fds[i].revents = 0;
+    s->handles[i] = h;
+    h->reg = (void *)(uintptr_t)i;
+    return PS_OK;
+}
+
+static int ps__pollset_modify(ps_poller *p, ps__handle *h, unsigned events)
+{
+    ps__pollset *s = p->impl;
+    s->fds[ps__slot(h)].events = ps__poll_mask(events);
+    return PS_OK;
+}
+
+static void ps__pollset_remove(ps_poller *p, ps__handle *h)
+{
+    ps__pollset *s = p->impl;
+    size_t i = ps__slot(h), last = s->count - 1;
+    if (i != last) {
+        s->fds[i] = s->fds[last];
+        s->handles[i] = s->handles[last];
+        s->handles[i]->reg = (void *)(uintptr_t)i;
+    }
+    s->count--;
+    if (s->next >= s->count)
+        s->next = 1;
+}
+
+static int ps__pollset_wait(ps_poller *p, ps_event *events, size_t max,
+                            size_t *n, int timeout_ms)
+{
+    ps__pollset *s = p->impl;
+    int ready = poll(s->fds, (nfds_t)s->count, timeout_ms);
+    if (ready < 0)
+        return ps__os_fail(errno);
+    if (ready == 0)
+        return PS_ETIMEDOUT;
+    if (s->fds[0].revents) {
+        char drain[64];
+        atomic_store(&s->wake_pending, 0);
+        while (read(s->wake_rd, drain, sizeof drain) > 0) {
+        }
+        ready--;
+    }
+    size_t out = 0, regs = s->count - 1, start = s->next;
+    for (size_t k = 0; k < regs && out < max && ready > 0; k++) {
+        size_t i = 1 + (start - 1 + k) % regs;
+        short re = s->fds[i].revents;
+        if (!re)
+            continue;
+        ready--;
+        ps__handle *h = s->handles[i];
+        unsigned bits = 0;
+        if (re & POLLIN)
+            bits |= PS_READABLE;
+        if (re & POLLOUT)
+            bits |= PS_WRITABLE;
+        if (re & POLLHUP)
+            bits |= PS_HANGUP;
+        if (re & (POLLERR | POLLNVAL))
+            bits |= PS_ERROR;
+        bits &= h->events | PS_HANGUP | PS_ERROR;
+        if (bits) {
+            events[out].user = h->user;
+            events[out].events = bits;
+            out++;
+        }
+        s->next = i + 1 < s->count ? i + 1 : 1;
+    }
+    *n = out;
+    return PS_OK;
+}
+
+static int ps__pollset_wake(ps_poller *p)
+{
+    ps__pollset *s = p->impl;
+    if (atomic_exchange(&s->wake_pending, 1))
+        return PS_OK; /* one is on its way: wakes coalesce */
+    char one = 1;
+    if (write(s->wake_wr, &one, 1) < 0 && errno != EAGAIN) {
+        atomic_store(&s->wake_pending, 0);
+        return ps__os_fail(errno);
+    }
+    return PS_OK;
+}
+
+const ps__poller_ops ps__poller_poll_ops = {
+    "poll",             ps__pollset_open,   ps__pollset_close,
+    ps__pollset_add,    ps__pollset_modify, ps__pollset_remove,
+    ps__pollset_wait,   ps__pollset_wake,
+};
