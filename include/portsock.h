@@ -391,6 +391,15 @@ PS_API int ps_conn_pair(ps_conn *pair[2]);
 /** The OS socket; do not close it or change its blocking mode.
  * PS_INVALID_SOCKET for NULL. */
 PS_API ps_socket_t ps_conn_native(const ps_conn *c);
+/** A connection that delivers this process's standard input, whatever it
+ * is (terminal, Windows console, pipe, file): ps_recv and the poller see
+ * its bytes, then PS_ECLOSED at its end, so a portable program can wait on
+ * stdin and sockets together. A background thread copies stdin into the
+ * other end of a connected pair; closing the returned connection makes the
+ * thread stop at its next read. Sending on it gives PS_EPIPE. One per
+ * process: a second call while one is open gives PS_EINVAL. Errors also as
+ * ps_conn_pair, and PS_EIO if the thread cannot be started. */
+PS_API int ps_stdin_conn(ps_conn **out);
 
 /* ---- datagram (UDP) --------------------------------------------------------
  * A datagram socket has no listener / connection roles. Every datagram is
@@ -467,7 +476,11 @@ PS_API ps_socket_t ps_dgram_native(const ps_dgram *d);
 /* ---- poller: readiness of many sockets ------------------------------------
  *
  * Level-triggered on every platform: a handle is reported by every
- * ps_poller_wait for as long as it is ready. Backends: epoll on Linux,
+ * ps_poller_wait for as long as it is ready. A report is a hint, not a
+ * promise: the state can change before you act on it (another call read
+ * the data, a peer reset), and on Windows a report can lag the socket's
+ * state by one wait. Act with timeout 0 and, on PS_EWOULDBLOCK, simply wait
+ * again. Backends: epoll on Linux,
  * poll(2) on any POSIX system (also on Linux with PS_POLLER_POLL), and on
  * Windows IOCTL_AFD_POLL on an I/O completion port (no socket-count limit,
  * and failed connects are reported).

@@ -261,6 +261,14 @@ int ps__dgram_membership(ps__sock_t s, const ps_addr *group,
 int ps__dgram_set_multicast(ps__sock_t s, int family, const ps_addr *iface,
                             int ttl, int loop);
 
+/* ---- backend: stdio.c ---------------------------------------------------- */
+
+/* Run fn(arg) in a new detached thread. PS_OK or PS_EIO. */
+int ps__thread_start(void (*fn)(void *), void *arg);
+/* One blocking read of standard input: bytes read (> 0), 0 at its end, or
+ * a negative PS_E... code. */
+long ps__stdin_read(void *buf, size_t cap);
+
 /* ---- common helpers used by backends ------------------------------------- */
 
 /* strnlen is POSIX, not C11: length of `s`, at most `max`. memchr stops at
