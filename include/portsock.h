@@ -242,8 +242,10 @@ typedef struct ps_listen_opts {
  * Local sockets ("unix:/path", Linux and Windows 10+): if the path exists
  * and nobody accepts on it (a stale file left by a server that died), it
  * is removed and reused; if a live listener is there, or the path is not a
- * socket, the result is PS_EADDRINUSE. ps_listener_close removes the file
- * this listener created.
+ * socket, the result is PS_EADDRINUSE; a path in a missing directory gives
+ * PS_EADDRNOTAVAIL. ps_listener_close removes the file this listener
+ * created. A unix peer that did not bind a path is reported as PS_AF_UNIX
+ * with an empty path (formatted "unix:").
  * Errors: PS_EINVAL, PS_EADDRINUSE, PS_EADDRNOTAVAIL, PS_EACCES,
  * PS_EAFNOSUPPORT, PS_EMFILE, PS_ENOMEM. */
 PS_API int ps_listen(ps_listener **out, const ps_addr *addr,
@@ -275,7 +277,8 @@ PS_API ps_socket_t ps_listener_native(const ps_listener *l);
 
 /** Connect to `addr` (IPv4, IPv6 or "unix:/path") within `timeout_ms`.
  * Errors: PS_ECONNREFUSED (also: no socket at a unix path),
- * PS_ETIMEDOUT, PS_EWOULDBLOCK (timeout 0 and not connected at once),
+ * PS_ETIMEDOUT, PS_EWOULDBLOCK (timeout 0 and not connected at once; and,
+ * on Linux, whatever the timeout, when a unix listener's queue is full),
  * PS_ENETUNREACH, PS_EHOSTUNREACH, PS_EADDRNOTAVAIL, PS_EAFNOSUPPORT,
  * PS_EMFILE, PS_ENOMEM, PS_EINVAL. */
 PS_API int ps_connect(ps_conn **out, const ps_addr *addr, int timeout_ms);
@@ -336,9 +339,11 @@ enum ps_shutdown_how {
  * the system reset the connection; to tell the peer, use PS_SHUT_WR or
  * close. Errors: PS_EINVAL. */
 PS_API int ps_shutdown(ps_conn *c, int how);
-/** Close and free the connection. Returns at once; the system goes on
- * delivering data already queued. If unread data from the peer is pending,
- * the system may reset the connection instead. NULL gives PS_EINVAL. */
+/** Close and free the connection. Returns at once; data already queued is
+ * sent in the background, unless unread input is pending or arrives after
+ * the close: then the system resets the connection, queued data is
+ * discarded and the peer may lose data it has not read yet. If the peer
+ * may still be sending, use ps_close_linger. NULL gives PS_EINVAL. */
 PS_API int ps_close(ps_conn *c);
 /** Reset the connection (the peer gets PS_ECONNRESET) and free it. */
 PS_API int ps_abort(ps_conn *c);
@@ -349,8 +354,10 @@ PS_API int ps_abort(ps_conn *c);
  * be sending when you close: closing with unread input makes the system
  * send a reset, which can make the peer lose the reply you sent. Returns
  * PS_OK if the peer closed in time, PS_ETIMEDOUT if the deadline passed
- * first (the connection is closed anyway), PS_ECONNRESET if the peer reset
- * it, PS_EINVAL for NULL or a bad timeout (then `c` is not freed). */
+ * first (the connection is closed anyway; also for timeout 0),
+ * PS_ECONNRESET if the peer reset it, or another receive error (e.g.
+ * PS_ECANCELED after this side's PS_SHUT_RD). `c` is freed in every case
+ * except PS_EINVAL (NULL or a bad timeout). */
 PS_API int ps_close_linger(ps_conn *c, int timeout_ms);
 
 /** One buffer of a vectored transfer. */

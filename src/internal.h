@@ -225,7 +225,7 @@ int ps__conn_set_keepalive(ps__sock_t s, int on, int idle_s, int interval_s);
 /* ---- backend: conn.c, vectored I/O -----------------------------------------
  * One gather send / scatter receive, as ps__conn_send / ps__conn_recv. The
  * backend passes at most what the system takes in one call (POSIX IOV_MAX
- * buffers; Windows 1,024 WSABUFs of at most ULONG_MAX bytes each) and
+ * buffers; Windows 1,024 WSABUFs and at most ULONG_MAX bytes a call) and
  * reports what moved; the common code loops over the rest. */
 int ps__conn_sendv(ps__sock_t s, const ps_iovec *iov, size_t count,
                    size_t *sent, int may_block);
@@ -234,8 +234,8 @@ int ps__conn_recvv(ps__sock_t s, const ps_iovec *iov, size_t count,
 
 /* ---- backend: listener.c, local sockets --------------------------------- */
 
-/* Remove the file at `path` (a stale or our own unix socket). PS_OK, or
- * the system's error. */
+/* Remove the unix socket file at `path` (stale, or our own). Refuses
+ * anything that is not a socket (PS_EADDRINUSE); PS_OK if already gone. */
 int ps__unix_path_remove(const char *path);
 
 /* ---- backend: dgram.c --------------------------------------------------------
