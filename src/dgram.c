@@ -2,6 +2,8 @@
  * The backend (src/<backend>/dgram.c) does the system calls only. */
 #include "internal.h"
 
+#include <string.h>
+
 #include <limits.h>
 #include <stdlib.h>
 
@@ -194,6 +196,30 @@ int ps_dgram_connect(ps_dgram *d, const ps_addr *peer)
     if (rc == PS_OK)
         d->connected = 1;
     return rc;
+}
+
+
+/* Join or leave: the request structures are the same on both systems. */
+static int ps__dgram_membership(ps__sock_t s, const ps_addr *group,
+                                const ps_addr *iface, int join)
+{
+    if (group->family == PS_AF_INET) {
+        struct ip_mreq m;
+        memset(&m, 0, sizeof m);
+        memcpy(&m.imr_multiaddr, group->u.v4, 4);
+        if (iface)
+            memcpy(&m.imr_interface, iface->u.v4, 4);
+        return ps__sock_setopt(s, IPPROTO_IP,
+                               join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                               &m, sizeof m);
+    }
+    struct ipv6_mreq m;
+    memset(&m, 0, sizeof m);
+    memcpy(&m.ipv6mr_multiaddr, group->u.v6, 16);
+    m.ipv6mr_interface = iface ? iface->scope_id : 0;
+    return ps__sock_setopt(s, IPPROTO_IPV6,
+                           join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m,
+                           sizeof m);
 }
 
 static int ps__dgram_member(ps_dgram *d, const ps_addr *group,

@@ -177,6 +177,9 @@ void ps__sock_close(ps__sock_t s);
  * socket being ready: callers retry the operation, never assume it. */
 int ps__sock_wait(ps__sock_t s, int events, int timeout_ms);
 int ps__sock_local_addr(ps__sock_t s, ps_addr *out);
+/* setsockopt(), with the system's argument types. */
+int ps__sock_setopt(ps__sock_t s, int level, int name, const void *val,
+                    size_t len);
 int ps__sock_peer_addr(ps__sock_t s, ps_addr *out);
 
 /* ---- backend: listener.c ------------------------------------------------ */
@@ -256,8 +259,6 @@ int ps__dgram_sendto(ps__sock_t s, const void *buf, size_t len,
 int ps__dgram_recvfrom(ps__sock_t s, void *buf, size_t cap, size_t *got,
                        size_t *full_len, ps_addr *from, int may_block);
 int ps__dgram_connect(ps__sock_t s, const ps_addr *peer);
-int ps__dgram_membership(ps__sock_t s, const ps_addr *group,
-                         const ps_addr *iface, int join);
 int ps__dgram_set_multicast(ps__sock_t s, int family, const ps_addr *iface,
                             int ttl, int loop);
 

@@ -131,33 +131,6 @@ int ps__dgram_connect(ps__sock_t s, const ps_addr *peer)
     return PS_OK;
 }
 
-int ps__dgram_membership(ps__sock_t s, const ps_addr *group,
-                         const ps_addr *iface, int join)
-{
-    int rc;
-    if (group->family == PS_AF_INET) {
-        struct ip_mreq m;
-        memset(&m, 0, sizeof m);
-        memcpy(&m.imr_multiaddr, group->u.v4, 4);
-        if (iface)
-            memcpy(&m.imr_interface, iface->u.v4, 4);
-        rc = setsockopt(s, IPPROTO_IP,
-                        join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m,
-                        sizeof m);
-    } else {
-        struct ipv6_mreq m;
-        memset(&m, 0, sizeof m);
-        memcpy(&m.ipv6mr_multiaddr, group->u.v6, 16);
-        m.ipv6mr_interface = iface ? iface->scope_id : 0;
-        rc = setsockopt(s, IPPROTO_IPV6,
-                        join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m,
-                        sizeof m);
-    }
-    if (rc != 0)
-        return ps__os_fail(errno);
-    return PS_OK;
-}
-
 int ps__dgram_set_multicast(ps__sock_t s, int family, const ps_addr *iface,
                             int ttl, int loop)
 {

@@ -98,3 +98,11 @@ int ps__sock_peer_addr(ps__sock_t s, ps_addr *out)
 {
     return ps__sock_name(s, out, 1);
 }
+
+int ps__sock_setopt(ps__sock_t s, int level, int name, const void *val,
+                    size_t len)
+{
+    if (setsockopt(s, level, name, val, (socklen_t)len) != 0)
+        return ps__os_fail(errno);
+    return PS_OK;
+}

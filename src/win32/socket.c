@@ -123,3 +123,11 @@ int ps__sock_peer_addr(ps__sock_t s, ps_addr *out)
     return ps__addr_from_native(out, (const struct sockaddr *)&ss,
                                 (size_t)len);
 }
+
+int ps__sock_setopt(ps__sock_t s, int level, int name, const void *val,
+                    size_t len)
+{
+    if (setsockopt(s, level, name, (const char *)val, (int)len) != 0)
+        return ps__os_fail(WSAGetLastError());
+    return PS_OK;
+}
