@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# Benchmark portsock's blocking API (PS_FOREVER) against raw sockets on the
+# same workloads (bench/README.md):
+#   1. build Release benchmark programs natively and for Windows (mingw-w64)
+#   2. wall clock: each workload, portsock and raw alternately, >= 5 runs,
+#      medians and raw_time / portsock_time, natively (threads free, then
+#      pinned to one CPU) and for the Windows build (raw = Winsock) under Wine
+#   3. per-operation counts natively, as the difference of two run lengths
+#      divided by the extra operations (set-up cancels out):
+#        user-space instructions (valgrind --tool=callgrind, both threads)
+#        system calls (strace -f -c)
+# Only figures are printed; nothing is asserted. Exit status is non-zero
+# only if a build or a run failed.
+#
+# usage: scripts/bench.sh [--quick] [--no-native] [--no-wine] [--no-counts]
+#                         [--reps N] [--wine-reps N]
+#   --quick       small counts and 3 runs: a smoke run, not for reporting
+#   --no-native   skip the native wall-clock tables
+#   --no-wine     skip the Windows build and the Wine table
+#   --no-counts   skip callgrind / strace
+#   --reps N      native runs per program and workload (default 7)
+#   --wine-reps N runs under Wine (default 5)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NATIVE_DIR="$ROOT/build/bench-linux"
+WIN_DIR="$ROOT/build/bench-windows"
+TOOLCHAIN="$ROOT/toolchains/mingw-w64-x86_64.cmake"
+export WINEDEBUG=-all
+
+QUICK=0 DO_NATIVE=1 DO_WINE=1 DO_COUNTS=1 REPS=7 WINE_REPS=5
+while (($#)); do
+    case $1 in
+    --quick) QUICK=1 ;;
+    --no-native) DO_NATIVE=0 ;;
+    --no-wine) DO_WINE=0 ;;
+    --no-counts) DO_COUNTS=0 ;;
+    --reps) REPS=${2:?--reps needs a number}; shift ;;
+    --wine-reps) WINE_REPS=${2:?--wine-reps needs a number}; shift ;;
+    -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ $REPS =~ ^[1-9][0-9]*$ && $WINE_REPS =~ ^[1-9][0-9]*$ ]] ||
+    { echo "bench.sh: --reps / --wine-reps need a positive number" >&2; exit 2; }
+
+# Workload sizes. Full run: pingpong 100k round trips, bulk 1 GiB in 64 KiB
+# chunks, churn 10k cycles. Under Wine a blocking round trip costs ~0.3-0.8
+# ms (wineserver round trips), so pingpong uses 20k there to keep the whole
+# run near 15 minutes; bulk and churn keep their full sizes.
+if ((QUICK)); then
+    ((REPS == 7)) && REPS=3
+    ((WINE_REPS == 5)) && WINE_REPS=3
+    PP_N=5000 BULK_N=1024 CHURN_N=1000
+    WPP_N=1000 WBULK_N=512 WCHURN_N=500
+    CNT_SHORT=200 CNT_LONG=1200
+else
+    PP_N=100000 BULK_N=16384 CHURN_N=10000
+    WPP_N=20000 WBULK_N=16384 WCHURN_N=10000
+    CNT_SHORT=2000 CNT_LONG=12000
+fi
+CHUNK=65536
+if ((!QUICK && (REPS < 5 || WINE_REPS < 5))); then
+    echo "bench.sh: note: fewer than 5 runs per workload; medians are less reliable" >&2
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/portsock-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+FAILED=0
+
+say() { printf '\n==== %s\n' "$*"; }
+warn() { printf 'bench.sh: %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------
+# Build. Only the two benchmark targets are built, in their own Release
+# directories, with the project's -Werror (run-tests.sh builds Release too).
+# ---------------------------------------------------------------------------
+build() { # build DIR LOG [extra cmake args...]
+    local dir=$1 log=$2
+    shift 2
+    {
+        cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+            -DPORTSOCK_BUILD_TESTS=OFF -DPORTSOCK_BUILD_EXAMPLES=OFF \
+            -DPORTSOCK_INSTALL=OFF -DPORTSOCK_BUILD_BENCH=ON "$@" &&
+            cmake --build "$dir" --target bench_portsock bench_raw
+    } >"$log" 2>&1
+}
+
+say "portsock benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "host: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')"
+echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' + uncommitted changes')"
+echo "gcc: $(gcc -dumpfullversion 2>/dev/null); mingw: $(x86_64-w64-mingw32-gcc -dumpversion 2>/dev/null || echo none); wine: $(wine --version 2>/dev/null || echo none)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (other work on the machine widens the wall-clock spread)"
+if ((QUICK)); then echo "mode: --quick (smoke run; figures not for reporting)"; fi
+
+NATIVE_OK=0 WIN_OK=0
+if ((DO_NATIVE || DO_COUNTS)); then
+    mkdir -p "$NATIVE_DIR"
+    if build "$NATIVE_DIR" "$NATIVE_DIR/bench-build.log"; then
+        NATIVE_OK=1
+        echo "native build: ok ($NATIVE_DIR)"
+    else
+        FAILED=1
+        warn "native build failed; last lines of $NATIVE_DIR/bench-build.log:"
+        tail -n 20 "$NATIVE_DIR/bench-build.log" >&2
+    fi
+fi
+if ((DO_WINE)); then
+    if ! command -v wine >/dev/null || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
+        FAILED=1
+        warn "wine or mingw-w64 missing: Wine part skipped"
+    else
+        mkdir -p "$WIN_DIR"
+        if build "$WIN_DIR" "$WIN_DIR/bench-build.log" \
+            -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN"; then
+            WIN_OK=1
+            echo "windows build: ok ($WIN_DIR)"
+        else
+            FAILED=1
+            warn "windows build failed (Wine part skipped); last lines of $WIN_DIR/bench-build.log:"
+            tail -n 20 "$WIN_DIR/bench-build.log" >&2
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# Wall clock
+# ---------------------------------------------------------------------------
+
+# run_prog OUTFILE cmd...: run one benchmark; append its seconds to OUTFILE
+# and echo them. A failed run is shown and tried once more (under Wine a
+# shared wineserver can go away under us); a second failure echoes FAIL.
+run_prog() {
+    local out=$1 line secs try
+    shift
+    for try in 1 2; do
+        if line=$(timeout 900 "$@" 2>"$TMP/stderr") &&
+            secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line") &&
+            [[ -n $secs ]]; then
+            echo "$secs" >>"$out"
+            printf '%s' "$secs"
+            ((try == 1)) || printf ' (retried)'
+            return 0
+        fi
+        { echo; warn "failed (attempt $try): $*"; sed 's/^/    /' "$TMP/stderr"; } >&2
+    done
+    FAILED=1
+    printf 'FAIL'
+}
+
+median() { # median of the numbers in file $1 (empty: nan)
+    [[ -s $1 ]] || { echo nan; return; }
+    sort -g "$1" | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+spread() { # (max - min) / median, in percent
+    [[ -s $1 ]] || { echo nan; return; }
+    local m
+    m=$(median "$1")
+    sort -g "$1" | awk -v m="$m" 'NR == 1 { lo = $1 } { hi = $1 }
+        END { printf "%.0f%%", (m > 0 ? 100 * (hi - lo) / m : 0) }'
+}
+
+# wall_table TAG TITLE GOAL REPS PP BULK CHURN PORTSOCK RAW [launcher...]
+wall_table() {
+    local tag=$1 title=$2 goal=$3 reps=$4 pp=$5 bulk=$6 churn=$7 ps=$8 raw=$9
+    shift 9
+    local launch=("$@")
+    local names=(pingpong-1 pingpong-64 bulk churn)
+    local -A args=(
+        [pingpong-1]="pingpong $pp 1" [pingpong-64]="pingpong $pp 64"
+        [bulk]="bulk $bulk $CHUNK" [churn]="churn $churn")
+    say "$title"
+    echo "counts: pingpong $pp round trips, bulk $bulk x $CHUNK B = $((bulk * CHUNK / 1048576)) MiB, churn $churn cycles; $reps runs each, portsock and raw alternating (ABBA)"
+    local r w first second
+    for ((r = 1; r <= reps; r++)); do
+        for w in "${names[@]}"; do
+            # Alternate which program goes first, so drift hits both alike.
+            if ((r % 2)); then first=portsock second=raw; else first=raw second=portsock; fi
+            printf 'run %d %-12s' "$r" "$w"
+            for api in $first $second; do
+                local prog=$ps
+                [[ $api == raw ]] && prog=$raw
+                printf ' %s ' "$api"
+                # shellcheck disable=SC2086
+                run_prog "$TMP/$tag.$w.$api" "${launch[@]}" "$prog" ${args[$w]}
+                printf ' s'
+            done
+            echo
+        done
+    done
+    echo
+    printf '%-12s %20s %20s %9s %13s  %s\n' workload "portsock (median)" "raw (median)" \
+        "spread" "raw/portsock" "goal $goal"
+    for w in "${names[@]}"; do
+        local mp mr
+        mp=$(median "$TMP/$tag.$w.portsock")
+        mr=$(median "$TMP/$tag.$w.raw")
+        awk -v w="$w" -v mp="$mp" -v mr="$mr" -v sp="$(spread "$TMP/$tag.$w.portsock")" \
+            -v sr="$(spread "$TMP/$tag.$w.raw")" -v goal="$goal" \
+            -v pp="$pp" -v bulk="$bulk" -v chunk="$CHUNK" -v churn="$churn" 'BEGIN {
+            if (mp == "nan" || mr == "nan") { printf "%-12s  (failed runs: no figures)\n", w; exit }
+            if (w ~ /^pingpong/) { fp = sprintf("%.2f us/rt", 1e6 * mp / pp); fr = sprintf("%.2f us/rt", 1e6 * mr / pp) }
+            else if (w == "bulk") { b = bulk * chunk / 1048576; fp = sprintf("%.0f MiB/s", b / mp); fr = sprintf("%.0f MiB/s", b / mr) }
+            else { fp = sprintf("%.2f us/cycle", 1e6 * mp / churn); fr = sprintf("%.2f us/cycle", 1e6 * mr / churn) }
+            ratio = mr / mp
+            verdict = ratio >= goal ? "met" : "below"
+            printf "%-12s %20s %20s %9s %13.3f  %s\n", w, fp, fr, sp "/" sr, ratio, verdict
+        }'
+    done
+    echo "(raw/portsock = median raw time / median portsock time: portsock throughput relative to raw;"
+    echo " spread = (max - min) / median of the runs, portsock/raw)"
+}
+
+if ((DO_NATIVE && NATIVE_OK)); then
+    P="$NATIVE_DIR/bench/bench_portsock" R="$NATIVE_DIR/bench/bench_raw"
+    wall_table native "native: Linux, BSD sockets; client and server threads free on $(nproc) CPUs" \
+        0.97 "$REPS" "$PP_N" "$BULK_N" "$CHURN_N" "$P" "$R"
+    if command -v taskset >/dev/null; then
+        cpu=$(($(nproc) - 1))
+        wall_table pinned "native, both threads pinned to CPU $cpu (taskset -c $cpu): less scheduler noise" \
+            0.97 "$REPS" "$PP_N" "$BULK_N" "$CHURN_N" "$P" "$R" taskset -c "$cpu"
+    fi
+fi
+
+if ((DO_WINE && WIN_OK)); then
+    P="$WIN_DIR/bench/bench_portsock.exe" R="$WIN_DIR/bench/bench_raw.exe"
+    # The first program in a prefix starts the wineserver (seconds): not timed.
+    wine "$R" pingpong 10 >/dev/null 2>&1 || true
+    wall_table wine "Wine $(wine --version 2>/dev/null): Windows build (portsock win32 backend) vs raw Winsock" \
+        0.95 "$WINE_REPS" "$WPP_N" "$WBULK_N" "$WCHURN_N" "$P" "$R" wine
+    ((QUICK)) || echo "Wine: pingpong uses $WPP_N round trips (not 100000) and $WINE_REPS runs, to keep the run time down."
+fi
+
+# ---------------------------------------------------------------------------
+# Counts (native only): callgrind instructions, strace system calls, as
+# (count at CNT_LONG - count at CNT_SHORT) / (CNT_LONG - CNT_SHORT).
+# ---------------------------------------------------------------------------
+
+callgrind_total() { # callgrind_total cmd...: total instructions, both threads
+    local f="$TMP/callgrind.out"
+    rm -f "$f"
+    if ! valgrind --tool=callgrind --callgrind-out-file="$f" "$@" \
+        >"$TMP/cg.stdout" 2>"$TMP/cg.stderr"; then
+        FAILED=1
+        { warn "callgrind failed: $*"; tail -n 5 "$TMP/cg.stderr"; } >&2
+        echo nan
+        return
+    fi
+    awk '/^totals:/ { print $2; found = 1; exit } END { if (!found) print "nan" }' "$f"
+}
+
+strace_counts() { # strace_counts OUT cmd...: "syscall calls errors" lines
+    local out=$1
+    shift
+    if ! strace -f -c -o "$TMP/strace.out" "$@" >/dev/null 2>"$TMP/st.stderr"; then
+        FAILED=1
+        { warn "strace failed: $*"; tail -n 5 "$TMP/st.stderr"; } >&2
+        : >"$out"
+        return
+    fi
+    # Rows: % time, seconds, usecs/call, calls, [errors,] syscall.
+    awk '$1 ~ /^[0-9.]+$/ && NF >= 5 { print $NF, $4, (NF == 6 ? $5 : 0) }' \
+        "$TMP/strace.out" >"$out"
+}
+
+per_op() { # per_op SHORT LONG: (LONG - SHORT) / extra operations
+    awk -v s="$1" -v l="$2" -v n=$((CNT_LONG - CNT_SHORT)) \
+        'BEGIN { if (s == "nan" || l == "nan" || s == "" || l == "") print "nan"; else printf "%.2f", (l - s) / n }'
+}
+
+syscall_detail() { # syscall_detail SHORT LONG: per-syscall difference
+    awk -v n=$((CNT_LONG - CNT_SHORT)) '
+        FNR == NR { c[$1] -= $2; e[$1] -= $3; next }
+        { c[$1] += $2; e[$1] += $3 }
+        END {
+            for (k in c) if (k != "total" && (c[k] / n > 0.005 || c[k] / n < -0.005)) {
+                s = sprintf("%s %.2f", k, c[k] / n)
+                if (e[k] / n > 0.005) s = s sprintf(" (%.2f failed)", e[k] / n)
+                print s
+            }
+        }' "$1" "$2" | sort | paste -sd, - | sed 's/,/, /g'
+}
+
+if ((DO_COUNTS && NATIVE_OK)); then
+    P="$NATIVE_DIR/bench/bench_portsock" R="$NATIVE_DIR/bench/bench_raw"
+    names=("pingpong 1" "pingpong 64" "bulk $CHUNK" "churn")
+    labels=(pingpong-1 pingpong-64 bulk churn)
+    units=("round trip" "round trip" "64 KiB chunk" "cycle")
+    if command -v valgrind >/dev/null; then
+        say "user-space instructions per operation (valgrind --tool=callgrind, both threads, (N($CNT_LONG) - N($CNT_SHORT)) / $((CNT_LONG - CNT_SHORT)))"
+        printf '%-12s %-13s %12s %12s %14s  %s\n' workload "per" portsock raw portsock/raw "goal <= 1.10x (round trips, churn)"
+        for i in "${!names[@]}"; do
+            read -r wl sz <<<"${names[$i]}"
+            declare -A ins=()
+            for api in portsock raw; do
+                prog=$P
+                [[ $api == raw ]] && prog=$R
+                # shellcheck disable=SC2086
+                s=$(callgrind_total "$prog" $wl $CNT_SHORT $sz)
+                # shellcheck disable=SC2086
+                l=$(callgrind_total "$prog" $wl $CNT_LONG $sz)
+                ins[$api]=$(per_op "$s" "$l")
+                [[ ${ins[$api]} == nan ]] && FAILED=1
+            done
+            awk -v w="${labels[$i]}" -v u="${units[$i]}" -v p="${ins[portsock]}" -v r="${ins[raw]}" 'BEGIN {
+                if (p == "nan" || r == "nan") { printf "%-12s %-13s (failed)\n", w, u; exit }
+                q = r > 0 ? p / r : 0
+                g = w == "bulk" ? "(no goal)" : (q <= 1.10 ? "met" : "not met")
+                printf "%-12s %-13s %12.1f %12.1f %13.2fx  %s\n", w, u, p, r, q, g
+            }'
+            unset ins
+        done
+    else
+        FAILED=1
+        warn "valgrind missing: instruction counts skipped"
+    fi
+    if command -v strace >/dev/null; then
+        say "system calls per operation (strace -f -c, both threads, (N($CNT_LONG) - N($CNT_SHORT)) / $((CNT_LONG - CNT_SHORT)))"
+        printf '%-12s %-13s %9s %9s  %s\n' workload "per" portsock raw "goal: equal (round trips)"
+        for i in "${!names[@]}"; do
+            read -r wl sz <<<"${names[$i]}"
+            for api in portsock raw; do
+                prog=$P
+                [[ $api == raw ]] && prog=$R
+                # shellcheck disable=SC2086
+                strace_counts "$TMP/st.$api.short" "$prog" $wl $CNT_SHORT $sz
+                # shellcheck disable=SC2086
+                strace_counts "$TMP/st.$api.long" "$prog" $wl $CNT_LONG $sz
+            done
+            tp=$(per_op "$(awk '$1 == "total" { print $2 }' "$TMP/st.portsock.short")" \
+                "$(awk '$1 == "total" { print $2 }' "$TMP/st.portsock.long")")
+            tr=$(per_op "$(awk '$1 == "total" { print $2 }' "$TMP/st.raw.short")" \
+                "$(awk '$1 == "total" { print $2 }' "$TMP/st.raw.long")")
+            awk -v w="${labels[$i]}" -v u="${units[$i]}" -v p="${tp:-nan}" -v r="${tr:-nan}" 'BEGIN {
+                if (p == "nan" || r == "nan" || p == "" || r == "") { printf "%-12s %-13s (failed)\n", w, u; exit }
+                g = w ~ /^pingpong/ ? ((p - r < 0.05 && r - p < 0.05) ? "met" : "not met") : "(no goal)"
+                printf "%-12s %-13s %9.2f %9.2f  %s\n", w, u, p, r, g
+            }'
+            echo "    portsock: $(syscall_detail "$TMP/st.portsock.short" "$TMP/st.portsock.long")"
+            echo "    raw:      $(syscall_detail "$TMP/st.raw.short" "$TMP/st.raw.long")"
+        done
+        echo "(strace rounds to whole calls: per-op figures of bulk depend on how the kernel splits the stream)"
+    else
+        FAILED=1
+        warn "strace missing: system-call counts skipped"
+    fi
+fi
+
+echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+say "done in $((SECONDS / 60)) min $((SECONDS % 60)) s$( ((FAILED)) && echo ' (with failures: see messages above)')"
+exit "$FAILED"
