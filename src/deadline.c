@@ -3,23 +3,6 @@
 
 #include <limits.h>
 
-int ps__deadline_make(int timeout_ms, ps__deadline *out)
-{
-    if (timeout_ms == PS_FOREVER) {
-        *out = PS__DL_FOREVER;
-        return PS_OK;
-    }
-    if (timeout_ms < 0)
-        return ps__fail(PS_EINVAL);
-    if (timeout_ms == 0) {
-        *out = PS__DL_NOWAIT;
-        return PS_OK;
-    }
-    /* INT_MAX ms is about 2.1e12 us: far from overflowing int64. */
-    *out = ps__now_us() + (int64_t)timeout_ms * 1000;
-    return PS_OK;
-}
-
 int ps__deadline_left_ms(ps__deadline dl)
 {
     if (dl == PS__DL_FOREVER)

@@ -114,8 +114,27 @@ typedef int64_t ps__deadline;
 #define PS__DL_FOREVER INT64_MAX
 #define PS__DL_NOWAIT 0
 
-/* PS_OK and *out set, or PS_EINVAL for a timeout below PS_FOREVER. */
-int ps__deadline_make(int timeout_ms, ps__deadline *out);
+/* PS_OK and *out set, or PS_EINVAL for a timeout below PS_FOREVER. Inline:
+ * it runs on every transfer, and PS_FOREVER / 0 need no clock. */
+int64_t ps__now_us(void);
+int ps__fail(int err);
+static inline int ps__deadline_make(int timeout_ms, ps__deadline *out)
+{
+    if (timeout_ms > 0) {
+        /* INT_MAX ms is about 2.1e12 us: far from overflowing int64. */
+        *out = ps__now_us() + (int64_t)timeout_ms * 1000;
+        return PS_OK;
+    }
+    if (timeout_ms == 0) {
+        *out = PS__DL_NOWAIT;
+        return PS_OK;
+    }
+    if (timeout_ms == PS_FOREVER) {
+        *out = PS__DL_FOREVER;
+        return PS_OK;
+    }
+    return ps__fail(PS_EINVAL);
+}
 /* Milliseconds left, rounded up so that a wait never ends early: -1 for
  * forever, 0 once expired. Never more than INT_MAX. */
 int ps__deadline_left_ms(ps__deadline dl);
@@ -189,12 +208,14 @@ int ps__sock_peer_addr(ps__sock_t s, ps_addr *out);
  * bind, listen with `backlog` (0: the system maximum). */
 int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
                       ps__sock_t *out);
-/* One attempt that never waits: PS_OK with *out (a connection socket in the
+/* One attempt, which may wait in the kernel only if `may_block` (used for
+ * PS_FOREVER; the wake-up must still end it): PS_OK with *out (a connection socket in the
  * backend's connection mode, not inheritable, nothing inherited from the
  * listener) and *peer if peer != NULL; PS_EWOULDBLOCK if none is pending;
  * PS__EINTR or PS_ECONNABORTED (a queued connection was reset: try again);
  * or an error (PS_EMFILE when out of descriptors). */
-int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer);
+int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer,
+                        int may_block);
 /* Make a thread waiting on `l` in ps__sock_wait / ps__listener_accept
  * return now and every later wait return at once. */
 int ps__listener_wake(ps__sock_t l);

@@ -113,7 +113,7 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
             rc = ps__fail(PS_ECANCELED);
             break;
         }
-        rc = ps__listener_accept(l->h.sock, &s, peer);
+        rc = ps__listener_accept(l->h.sock, &s, peer, dl == PS__DL_FOREVER);
         if (rc == PS_OK)
             break;
         /* A connection reset while still queued is not the listener's

@@ -3,9 +3,21 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Linux listeners are blocking: ps_accept with PS_FOREVER is then one
+ * accept4() call, as with a raw socket, and ps_listener_shutdown still
+ * wakes it (shutdown() makes a blocked accept fail with EINVAL). Other
+ * systems do not promise that wake-up, so there the listener is
+ * non-blocking and every wait happens in poll(). */
+#ifdef __linux__
+#define PS__LISTENER_NONBLOCKING 0
+#else
+#define PS__LISTENER_NONBLOCKING 1
+#endif
 
 int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
                       ps__sock_t *out)
@@ -16,7 +28,8 @@ int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
     if (rc != PS_OK)
         return rc;
     ps__sock_t s;
-    rc = ps__sock_open(addr->family, SOCK_STREAM, 1, &s);
+    rc = ps__sock_open(addr->family, SOCK_STREAM, PS__LISTENER_NONBLOCKING,
+                       &s);
     if (rc != PS_OK)
         return rc;
 
@@ -48,10 +61,22 @@ int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
     return PS_OK;
 }
 
-int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer)
+int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer,
+                        int may_block)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
+    if (!may_block && !PS__LISTENER_NONBLOCKING) {
+        /* A blocking listener: look before accepting, so that this call
+         * does not wait. Only this thread accepts on it (portsock.h), so
+         * what poll() saw is still there. */
+        struct pollfd pfd = {l, POLLIN, 0};
+        int n = poll(&pfd, 1, 0);
+        if (n < 0)
+            return ps__os_fail(errno);
+        if (n == 0)
+            return ps__fail(PS_EWOULDBLOCK);
+    }
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
     defined(__OpenBSD__)
     /* accept4 without SOCK_NONBLOCK: the new socket is blocking whatever

@@ -3,8 +3,7 @@
  * Mode: connection sockets are blocking. A call with PS_FOREVER then waits
  * in the kernel (one system call per transfer, as a raw blocking socket);
  * calls with a deadline pass MSG_DONTWAIT and wait in poll() only when the
- * transfer would block. Listeners are non-blocking, so that an accept after
- * poll() never waits for a connection that went away in between. */
+ * transfer would block. Listeners: see listener.c. */
 #include "internal.h"
 
 #include <fcntl.h>

@@ -56,8 +56,10 @@ int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
     return PS_OK;
 }
 
-int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer)
+int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer,
+                        int may_block)
 {
+    (void)may_block; /* the listener is non-blocking: see socket.c */
     struct sockaddr_storage ss;
     int len = (int)sizeof ss;
     SOCKET s = accept(l, (struct sockaddr *)&ss, &len);
