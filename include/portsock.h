@@ -407,6 +407,14 @@ PS_API ps_socket_t ps_conn_native(const ps_conn *c);
  * process: a second call while one is open gives PS_EINVAL. Errors also as
  * ps_conn_pair, and PS_EIO if the thread cannot be started. */
 PS_API int ps_stdin_conn(ps_conn **out);
+/** Put the C stream stdout in binary mode, so bytes written to it reach the
+ * file, pipe or terminal unchanged: on Windows the C runtime otherwise
+ * writes every "\n" as "\r\n" (standard C offers freopen(NULL, "wb",
+ * stdout), which the Windows runtimes refuse). POSIX streams are always
+ * binary: PS_OK, nothing done. Call it before writing to stdout. A program
+ * linked to a portsock DLL must use the same C runtime as the DLL (mingw-w64
+ * builds do: msvcrt.dll). Errors: PS_EIO. */
+PS_API int ps_stdout_binary(void);
 
 /* ---- datagram (UDP) --------------------------------------------------------
  * A datagram socket has no listener / connection roles. Every datagram is

@@ -29,7 +29,7 @@ is_root() { [[ $(id -u) -eq 0 ]]; }
 # 1. Packages
 # ---------------------------------------------------------------------------
 PACKAGES=(cmake ninja-build gcc clang mingw-w64 wine wine64 libcmocka-dev
-          dpkg-dev pkg-config binutils xz-utils)
+          dpkg-dev pkg-config binutils xz-utils socat netcat-openbsd)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -207,7 +207,9 @@ run_preset() {
     return "$rc"
 }
 
-for p in linux linux-asan windows; do
+# Windows first: the native pscat tests send data through the Windows
+# build's pscat.exe under Wine and skip if it is not built yet.
+for p in windows linux linux-asan; do
     t0=$SECONDS
     if run_preset "$p"; then
         RESULT[$p]=PASS

@@ -16,6 +16,7 @@ static int ps__conn_wrap(ps__sock_t s, ps_conn **out)
     atomic_init(&c->shut, 0);
     c->connecting = 0;
     c->connect_rc = PS_OK;
+    c->is_stdin = 0;
     *out = c;
     return PS_OK;
 }
@@ -466,6 +467,8 @@ int ps_close(ps_conn *c)
 {
     if (!c)
         return ps__fail(PS_EINVAL);
+    if (c->is_stdin)
+        ps__stdin_release();
     ps__handle_detach(&c->h);
     ps__sock_close(c->h.sock);
     free(c);
@@ -519,6 +522,8 @@ int ps_abort(ps_conn *c)
 {
     if (!c)
         return ps__fail(PS_EINVAL);
+    if (c->is_stdin)
+        ps__stdin_release();
     ps__handle_detach(&c->h);
     ps__conn_abort(c->h.sock);
     free(c);

@@ -55,6 +55,7 @@ struct ps_conn {
     atomic_int shut; /* PS_SHUT_RD / PS_SHUT_WR bits this side shut down */
     int connecting;  /* ps_connect_start's attempt has no outcome yet */
     int connect_rc;  /* its outcome once known (PS_OK or an error) */
+    int is_stdin;    /* ps_stdin_conn's: closing it frees the slot */
 };
 
 struct ps_dgram {
@@ -290,6 +291,10 @@ int ps__thread_start(void (*fn)(void *), void *arg);
 /* One blocking read of standard input: bytes read (> 0), 0 at its end, or
  * a negative PS_E... code. */
 long ps__stdin_read(void *buf, size_t cap);
+/* ps_close / ps_abort of ps_stdin_conn's connection (src/stdio.c). */
+void ps__stdin_release(void);
+/* Make stdout binary (Windows: _setmode); PS_OK or PS_EIO. */
+int ps__stdout_binary(void);
 
 /* ---- common helpers used by backends ------------------------------------- */
 

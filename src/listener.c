@@ -142,6 +142,7 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
     atomic_init(&c->shut, 0);
     c->connecting = 0;
     c->connect_rc = PS_OK;
+    c->is_stdin = 0;
     *out = c;
     return PS_OK;
 }

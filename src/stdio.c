@@ -4,7 +4,15 @@
  * Windows a console or pipe cannot be waited on with sockets at all. */
 #include "internal.h"
 
-static atomic_int ps__stdin_active;
+/* Held by the open connection and by the pump thread: 2 while both
+ * exist; a new ps_stdin_conn only at 0 (one reader of stdin at a time, and
+ * "one per process while one is open"). */
+static atomic_int ps__stdin_refs;
+
+void ps__stdin_release(void)
+{
+    atomic_fetch_sub(&ps__stdin_refs, 1);
+}
 
 static void ps__stdin_pump(void *arg)
 {
@@ -19,12 +27,13 @@ static void ps__stdin_pump(void *arg)
     }
     ps_shutdown(to, PS_SHUT_WR);
     ps_close_linger(to, 1000);
-    atomic_store(&ps__stdin_active, 0);
+    ps__stdin_release();
 }
 
 int ps_stdin_conn(ps_conn **out)
 {
-    if (!out || atomic_exchange(&ps__stdin_active, 1))
+    int idle = 0;
+    if (!out || !atomic_compare_exchange_strong(&ps__stdin_refs, &idle, 2))
         return ps__fail(PS_EINVAL);
     ps_conn *pair[2];
     int rc = ps_conn_pair(pair);
@@ -38,9 +47,15 @@ int ps_stdin_conn(ps_conn **out)
         }
     }
     if (rc != PS_OK) {
-        atomic_store(&ps__stdin_active, 0);
+        atomic_store(&ps__stdin_refs, 0);
         return rc;
     }
+    pair[0]->is_stdin = 1;
     *out = pair[0];
     return PS_OK;
+}
+
+int ps_stdout_binary(void)
+{
+    return ps__stdout_binary();
 }

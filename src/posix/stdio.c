@@ -49,3 +49,8 @@ long ps__stdin_read(void *buf, size_t cap)
             return ps__os_fail(errno);
     }
 }
+
+int ps__stdout_binary(void)
+{
+    return PS_OK; /* POSIX streams make no text / binary difference */
+}

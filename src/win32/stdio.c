@@ -2,6 +2,9 @@
  * may be a console, a pipe or a file (ReadFile reads all three). */
 #include "internal.h"
 
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct ps__thread_start_args {
@@ -49,4 +52,12 @@ long ps__stdin_read(void *buf, size_t cap)
         return ps__os_fail((int)err);
     }
     return (long)got;
+}
+
+int ps__stdout_binary(void)
+{
+    fflush(stdout); /* what was written in text mode goes out as text */
+    if (_setmode(_fileno(stdout), _O_BINARY) == -1)
+        return ps__fail(PS_EIO);
+    return PS_OK;
 }
