@@ -134,6 +134,7 @@ static inline int ps__deadline_make(int timeout_ms, ps__deadline *out)
         *out = PS__DL_FOREVER;
         return PS_OK;
     }
+    *out = PS__DL_NOWAIT; /* never used: set so no path reads it unset */
     return ps__fail(PS_EINVAL);
 }
 /* Milliseconds left, rounded up so that a wait never ends early: -1 for
