@@ -9,17 +9,29 @@
 #      divided by the extra operations (set-up cancels out):
 #        user-space instructions (valgrind --tool=callgrind, both threads)
 #        system calls (strace -f -c)
+#   4. the poller part (bench/README.md, "Poller benchmarks"): one echo
+#      server per mechanism behind the same portsock blocking client --
+#      portsock's poller (epoll, poll; afd under Wine), raw epoll, libuv,
+#      raw IOCTL_AFD_POLL under Wine -- on ping-pong round trips and on many
+#      connections open at once (time and server memory per connection),
+#      then per round trip: instructions (callgrind, server thread and
+#      both threads), heap allocations (memcheck) and system calls (strace).
+#      libuv1-dev is installed with apt-get if missing (as root), or its
+#      column is skipped with a message.
 # Only figures are printed; nothing is asserted. Exit status is non-zero
 # only if a build or a run failed.
 #
 # usage: scripts/bench.sh [--quick] [--no-native] [--no-wine] [--no-counts]
 #                         [--reps N] [--wine-reps N]
+#                         [--no-poller | --poller-only]
 #   --quick       small counts and 3 runs: a smoke run, not for reporting
 #   --no-native   skip the native wall-clock tables
 #   --no-wine     skip the Windows build and the Wine table
-#   --no-counts   skip callgrind / strace
+#   --no-counts   skip callgrind / strace (and memcheck)
 #   --reps N      native runs per program and workload (default 7)
 #   --wine-reps N runs under Wine (default 5)
+#   --no-poller   skip the poller part (parts 1-3 only)
+#   --poller-only only the poller part (about 5 minutes)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +41,7 @@ TOOLCHAIN="$ROOT/toolchains/mingw-w64-x86_64.cmake"
 export WINEDEBUG=-all
 
 QUICK=0 DO_NATIVE=1 DO_WINE=1 DO_COUNTS=1 REPS=7 WINE_REPS=5
+DO_CLASSIC=1 DO_POLLER=1
 while (($#)); do
     case $1 in
     --quick) QUICK=1 ;;
@@ -37,6 +50,8 @@ while (($#)); do
     --no-counts) DO_COUNTS=0 ;;
     --reps) REPS=${2:?--reps needs a number}; shift ;;
     --wine-reps) WINE_REPS=${2:?--wine-reps needs a number}; shift ;;
+    --no-poller) DO_POLLER=0 ;;
+    --poller-only) DO_CLASSIC=0 ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -44,6 +59,8 @@ while (($#)); do
 done
 [[ $REPS =~ ^[1-9][0-9]*$ && $WINE_REPS =~ ^[1-9][0-9]*$ ]] ||
     { echo "bench.sh: --reps / --wine-reps need a positive number" >&2; exit 2; }
+((DO_CLASSIC || DO_POLLER)) ||
+    { echo "bench.sh: --no-poller and --poller-only leave nothing to run" >&2; exit 2; }
 
 # Workload sizes. Full run: pingpong 100k round trips, bulk 1 GiB in 64 KiB
 # chunks, churn 10k cycles. Under Wine a blocking round trip costs ~0.3-0.8
@@ -55,11 +72,19 @@ if ((QUICK)); then
     PP_N=5000 BULK_N=1024 CHURN_N=1000
     WPP_N=1000 WBULK_N=512 WCHURN_N=500
     CNT_SHORT=200 CNT_LONG=1200
+    PPP_N=5000 MANY_N=2000 WPPP_N=500 WMANY_N=300
 else
     PP_N=100000 BULK_N=16384 CHURN_N=10000
     WPP_N=20000 WBULK_N=16384 WCHURN_N=10000
     CNT_SHORT=2000 CNT_LONG=12000
+    # Poller part: ping-pong round trips and "many" connections. Under Wine
+    # a round trip costs ~0.8 ms, and with N sockets registered every socket
+    # event costs more (the wineserver scans all outstanding polls: a "many"
+    # run takes ~3 s at 2,000 connections, ~8 s at 4,000), so Wine uses
+    # 5,000 round trips and 2,000 connections.
+    PPP_N=50000 MANY_N=10000 WPPP_N=5000 WMANY_N=2000
 fi
+MANY_SIZE=32
 CHUNK=65536
 if ((!QUICK && (REPS < 5 || WINE_REPS < 5))); then
     echo "bench.sh: note: fewer than 5 runs per workload; medians are less reliable" >&2
@@ -73,18 +98,50 @@ say() { printf '\n==== %s\n' "$*"; }
 warn() { printf 'bench.sh: %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------------------
-# Build. Only the two benchmark targets are built, in their own Release
-# directories, with the project's -Werror (run-tests.sh builds Release too).
+# Build. Only the benchmark targets are built, in their own Release
+# directories. (run-tests.sh builds the library in Release with -Werror.)
 # ---------------------------------------------------------------------------
-build() { # build DIR LOG [extra cmake args...]
-    local dir=$1 log=$2
-    shift 2
+# PORTSOCK_WERROR=OFF: a warning that only -O3 shows in the library must not
+# stop a measurement (the poller programs' own code keeps -Werror, see
+# bench/CMakeLists.txt). The poller targets are built when that part runs:
+# bench_poller everywhere, bench_poller_epoll and (if CMake found libuv)
+# bench_poller_libuv natively, bench_poller_afd for Windows.
+build() { # build DIR LOG native|windows [extra cmake args...]
+    local dir=$1 log=$2 kind=$3
+    shift 3
+    local targets=()
+    ((DO_CLASSIC)) && targets+=(bench_portsock bench_raw)
     {
         cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
             -DPORTSOCK_BUILD_TESTS=OFF -DPORTSOCK_BUILD_EXAMPLES=OFF \
-            -DPORTSOCK_INSTALL=OFF -DPORTSOCK_BUILD_BENCH=ON "$@" &&
-            cmake --build "$dir" --target bench_portsock bench_raw
+            -DPORTSOCK_INSTALL=OFF -DPORTSOCK_BUILD_BENCH=ON \
+            -DPORTSOCK_WERROR=OFF "$@" || return 1
+        if ((DO_POLLER)); then
+            targets+=(bench_poller)
+            if [[ $kind == windows ]]; then
+                targets+=(bench_poller_afd)
+            else
+                targets+=(bench_poller_epoll)
+                grep -q '^PORTSOCK_LIBUV_FOUND:INTERNAL=1' "$dir/CMakeCache.txt" &&
+                    targets+=(bench_poller_libuv)
+            fi
+        fi
+        cmake --build "$dir" --target "${targets[@]}"
     } >"$log" 2>&1
+}
+
+# libuv for the poller part's libuv column: Debian's libuv1-dev, found by
+# CMake through pkg-config. Installed here if missing (as root, apt-get).
+ensure_libuv() {
+    pkg-config --exists libuv 2>/dev/null && return 0
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        echo "libuv1-dev missing: installing it with apt-get"
+        {
+            apt-get install -y libuv1-dev pkg-config ||
+                { apt-get update && apt-get install -y libuv1-dev pkg-config; }
+        } >"$TMP/apt.log" 2>&1 || tail -n 5 "$TMP/apt.log" >&2
+    fi
+    pkg-config --exists libuv 2>/dev/null
 }
 
 say "portsock benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -94,10 +151,18 @@ echo "gcc: $(gcc -dumpfullversion 2>/dev/null); mingw: $(x86_64-w64-mingw32-gcc 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (other work on the machine widens the wall-clock spread)"
 if ((QUICK)); then echo "mode: --quick (smoke run; figures not for reporting)"; fi
 
-NATIVE_OK=0 WIN_OK=0
+NATIVE_OK=0 WIN_OK=0 LIBUV_OK=0
+if ((DO_POLLER && (DO_NATIVE || DO_COUNTS))); then
+    if ensure_libuv; then
+        LIBUV_OK=1
+        echo "libuv: $(pkg-config --modversion libuv) (pkg-config libuv)"
+    else
+        warn "libuv not available (pkg-config libuv; Debian: apt-get install libuv1-dev): the libuv column is skipped"
+    fi
+fi
 if ((DO_NATIVE || DO_COUNTS)); then
     mkdir -p "$NATIVE_DIR"
-    if build "$NATIVE_DIR" "$NATIVE_DIR/bench-build.log"; then
+    if build "$NATIVE_DIR" "$NATIVE_DIR/bench-build.log" native; then
         NATIVE_OK=1
         echo "native build: ok ($NATIVE_DIR)"
     else
@@ -112,7 +177,7 @@ if ((DO_WINE)); then
         warn "wine or mingw-w64 missing: Wine part skipped"
     else
         mkdir -p "$WIN_DIR"
-        if build "$WIN_DIR" "$WIN_DIR/bench-build.log" \
+        if build "$WIN_DIR" "$WIN_DIR/bench-build.log" windows \
             -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN"; then
             WIN_OK=1
             echo "windows build: ok ($WIN_DIR)"
@@ -213,7 +278,7 @@ wall_table() {
     echo " spread = (max - min) / median of the runs, portsock/raw)"
 }
 
-if ((DO_NATIVE && NATIVE_OK)); then
+if ((DO_CLASSIC && DO_NATIVE && NATIVE_OK)); then
     P="$NATIVE_DIR/bench/bench_portsock" R="$NATIVE_DIR/bench/bench_raw"
     wall_table native "native: Linux, BSD sockets; client and server threads free on $(nproc) CPUs" \
         0.97 "$REPS" "$PP_N" "$BULK_N" "$CHURN_N" "$P" "$R"
@@ -224,7 +289,7 @@ if ((DO_NATIVE && NATIVE_OK)); then
     fi
 fi
 
-if ((DO_WINE && WIN_OK)); then
+if ((DO_CLASSIC && DO_WINE && WIN_OK)); then
     P="$WIN_DIR/bench/bench_portsock.exe" R="$WIN_DIR/bench/bench_raw.exe"
     # The first program in a prefix starts the wineserver (seconds): not timed.
     wine "$R" pingpong 10 >/dev/null 2>&1 || true
@@ -283,7 +348,7 @@ syscall_detail() { # syscall_detail SHORT LONG: per-syscall difference
         }' "$1" "$2" | sort | paste -sd, - | sed 's/,/, /g'
 }
 
-if ((DO_COUNTS && NATIVE_OK)); then
+if ((DO_CLASSIC && DO_COUNTS && NATIVE_OK)); then
     P="$NATIVE_DIR/bench/bench_portsock" R="$NATIVE_DIR/bench/bench_raw"
     names=("pingpong 1" "pingpong 64" "bulk $CHUNK" "churn")
     labels=(pingpong-1 pingpong-64 bulk churn)
@@ -346,6 +411,246 @@ if ((DO_COUNTS && NATIVE_OK)); then
         FAILED=1
         warn "strace missing: system-call counts skipped"
     fi
+fi
+
+# ---------------------------------------------------------------------------
+# Poller part (bench/README.md, "Poller benchmarks"): the same portsock
+# blocking client in front of one echo server per mechanism.
+#   pingpong N: N 1-byte round trips, server loop in a second thread
+#   many N:     N connections open at once, one 32-byte message each,
+#               echoed; the client is a second process; the server reports
+#               its resident memory before and at its peak
+# ---------------------------------------------------------------------------
+
+# poller_run OUT cmd...: one run; appends its result line to OUT and echoes
+# the seconds (a failed run is shown and tried once more, as run_prog).
+poller_run() {
+    local out=$1 line secs try
+    shift
+    for try in 1 2; do
+        if line=$(timeout 900 "$@" 2>"$TMP/stderr") &&
+            secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line") &&
+            [[ -n $secs ]]; then
+            echo "$line" >>"$out"
+            printf '%s' "$secs"
+            ((try == 1)) || printf ' (retried)'
+            return 0
+        fi
+        { echo; warn "failed (attempt $try): $*"; sed 's/^/    /' "$TMP/stderr"; } >&2
+    done
+    FAILED=1
+    printf 'FAIL'
+}
+
+field() { # field FILE NAME > values: NAME=value of every result line in FILE
+    [[ -s $1 ]] && sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1"
+}
+
+# poller_table TAG TITLE REPS PP MANY BASE [launcher...]
+# The variants are PV_NAMES[i] run as ${PV_CMDS[i]} (word-split). BASE is the
+# raw baseline's name; libuv is the second reference when present. Runs
+# rotate the order of the variants (forward, then backward), so that drift
+# hits all alike.
+poller_table() {
+    local tag=$1 title=$2 reps=$3 pp=$4 many=$5 base=$6
+    shift 6
+    local launch=("$@")
+    local nv=${#PV_NAMES[@]} r w k i
+    say "$title"
+    echo "counts: pingpong $pp round trips of 1 byte; many: $many connections at once, one $MANY_SIZE-byte message each; $reps runs each, the variants in rotating order"
+    for ((r = 1; r <= reps; r++)); do
+        for w in pingpong many; do
+            printf 'run %d %-9s' "$r" "$w"
+            for ((k = 0; k < nv; k++)); do
+                if ((r % 2)); then i=$k; else i=$((nv - 1 - k)); fi
+                printf ' %s ' "${PV_NAMES[$i]}"
+                local n=$pp
+                [[ $w == many ]] && n=$many
+                # shellcheck disable=SC2086
+                poller_run "$TMP/$tag.$w.${PV_NAMES[$i]}" "${launch[@]}" ${PV_CMDS[$i]} $w $n
+                printf ' s'
+            done
+            echo
+        done
+    done
+    echo
+    local v
+    for w in pingpong many; do
+        for v in "${PV_NAMES[@]}"; do
+            field "$TMP/$tag.$w.$v" seconds >"$TMP/$tag.$w.$v.s" || : >"$TMP/$tag.$w.$v.s"
+            field "$TMP/$tag.$w.$v" bytes_per_conn >"$TMP/$tag.$w.$v.b" || : >"$TMP/$tag.$w.$v.b"
+            field "$TMP/$tag.$w.$v" count | sort -u | paste -sd/ - >"$TMP/$tag.$w.$v.n"
+        done
+    done
+    local have_uv=0
+    [[ " ${PV_NAMES[*]} " == *" libuv "* ]] && have_uv=1
+    printf '%-9s %-15s %15s %8s %10s %10s %13s  %s\n' workload variant median spread \
+        "$base/x" "$( ((have_uv)) && echo libuv/x || echo '-')" "bytes/conn" \
+        "goals: portsock time >= 1.00x $base$( ((have_uv)) && echo ', >= 1.05x libuv'); memory <= $base + 64 B"
+    for w in pingpong many; do
+        local mb mu bb
+        mb=$(median "$TMP/$tag.$w.$base.s")
+        bb=$(median "$TMP/$tag.$w.$base.b")
+        mu=nan
+        ((have_uv)) && mu=$(median "$TMP/$tag.$w.libuv.s")
+        for v in "${PV_NAMES[@]}"; do
+            awk -v w="$w" -v v="$v" -v m="$(median "$TMP/$tag.$w.$v.s")" \
+                -v sp="$(spread "$TMP/$tag.$w.$v.s")" -v mb="$mb" -v mu="$mu" \
+                -v b="$(median "$TMP/$tag.$w.$v.b")" -v bb="$bb" -v base="$base" \
+                -v n="$(cat "$TMP/$tag.$w.$v.n")" 'BEGIN {
+                if (m == "nan") { printf "%-9s %-15s  (failed runs: no figures)\n", w, v; exit }
+                cnt = n + 0
+                if (w == "pingpong") f = sprintf("%.2f us/rt", 1e6 * m / cnt)
+                else f = sprintf("%.3f s", m)
+                rb = (mb == "nan") ? "-" : sprintf("%.3f", mb / m)
+                ru = (mu == "nan") ? "-" : sprintf("%.3f", mu / m)
+                bytes = (w == "many" && b != "nan") ? sprintf("%.1f", b) : "-"
+                goal = ""
+                if (v ~ /^portsock/) {
+                    if (rb != "-") goal = goal sprintf("time vs %s %s", base, (mb / m >= 1.0 ? "met" : "below"))
+                    if (ru != "-") goal = goal sprintf(", vs libuv %s", (mu / m >= 1.05 ? "met" : "below"))
+                    if (w == "many" && b != "nan" && bb != "nan")
+                        goal = goal sprintf("; memory %+.1f B/conn vs %s: %s", b - bb, base, (b - bb <= 64 ? "met" : "not met"))
+                }
+                printf "%-9s %-15s %15s %8s %10s %10s %13s  %s\n", w, v, f, sp, rb, ru, bytes, goal
+            }'
+        done
+        [[ $w == many ]] && echo "many: connections per run: $(for v in "${PV_NAMES[@]}"; do printf '%s=%s ' "$v" "$(cat "$TMP/$tag.$w.$v.n")"; done)"
+    done
+    echo "($base/x, libuv/x = median time of that variant / median time of this row: above 1 means this row is faster;"
+    echo " many: time from the server's first accept to all connections closed; bytes/conn = (peak resident - resident"
+    echo " before the first connection) / connections, the server process alone, median of the runs; spread = (max - min) / median)"
+}
+
+# callgrind_threads cmd...: "client server" instructions (thread 1 = the
+# client, main thread; thread 2 = the server thread), or "nan nan".
+callgrind_threads() {
+    local f="$TMP/cgt.out"
+    rm -f "$f" "$f"-*
+    if ! valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$f" "$@" \
+        >"$TMP/cg.stdout" 2>"$TMP/cg.stderr"; then
+        FAILED=1
+        { warn "callgrind failed: $*"; tail -n 5 "$TMP/cg.stderr"; } >&2
+        echo nan nan
+        return
+    fi
+    local c s
+    c=$(awk '/^totals:/ { print $2; exit }' "$f-01" 2>/dev/null)
+    s=$(awk '/^totals:/ { print $2; exit }' "$f-02" 2>/dev/null)
+    echo "${c:-nan} ${s:-nan}"
+}
+
+heap_allocs() { # heap_allocs cmd...: malloc-family calls in the whole run (memcheck)
+    if ! valgrind --tool=memcheck --trace-malloc=no "$@" >/dev/null 2>"$TMP/mc.stderr"; then
+        FAILED=1
+        { warn "memcheck failed: $*"; tail -n 5 "$TMP/mc.stderr" >&2; } >&2
+        echo nan
+        return
+    fi
+    local a
+    a=$(sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' "$TMP/mc.stderr" | tr -d ,)
+    echo "${a:-nan}"
+}
+
+if ((DO_POLLER && NATIVE_OK && (DO_NATIVE || DO_COUNTS))); then
+    PB="$NATIVE_DIR/bench"
+    PV_NAMES=(portsock-epoll portsock-poll raw-epoll)
+    PV_CMDS=("$PB/bench_poller" "$PB/bench_poller --poll" "$PB/bench_poller_epoll")
+    if ((LIBUV_OK)) && [[ -x $PB/bench_poller_libuv ]]; then
+        PV_NAMES+=(libuv)
+        PV_CMDS+=("$PB/bench_poller_libuv")
+    else
+        warn "bench_poller_libuv not built: the libuv column is skipped"
+    fi
+    if ((DO_NATIVE)); then
+        poller_table pfree "poller, native: Linux; pingpong: client and server threads free on $(nproc) CPUs; many: two processes" \
+            "$REPS" "$PPP_N" "$MANY_N" raw-epoll
+        if command -v taskset >/dev/null; then
+            cpu=$(($(nproc) - 1))
+            poller_table ppin "poller, native, pinned to CPU $cpu (taskset -c $cpu; both threads, both processes)" \
+                "$REPS" "$PPP_N" "$MANY_N" raw-epoll taskset -c "$cpu"
+        fi
+    fi
+    if ((DO_COUNTS)); then
+        n=$((CNT_LONG - CNT_SHORT))
+        if command -v valgrind >/dev/null; then
+            say "poller ping-pong: user-space instructions per round trip (valgrind --tool=callgrind --separate-threads=yes, (N($CNT_LONG) - N($CNT_SHORT)) / $n)"
+            printf '%-15s %13s %13s %13s %17s %12s  %s\n' variant "server thread" "client thread" "both threads" "both - raw-epoll" "server/raw" "goal: portsock server <= raw-epoll server"
+            declare -A CG_S=() CG_B=() CG_C=()
+            for i in "${!PV_NAMES[@]}"; do
+                v=${PV_NAMES[$i]}
+                # shellcheck disable=SC2086
+                read -r c1 s1 <<<"$(callgrind_threads ${PV_CMDS[$i]} pingpong $CNT_SHORT)"
+                # shellcheck disable=SC2086
+                read -r c2 s2 <<<"$(callgrind_threads ${PV_CMDS[$i]} pingpong $CNT_LONG)"
+                read -r "CG_C[$v]" "CG_S[$v]" "CG_B[$v]" <<<"$(awk -v c1="$c1" -v s1="$s1" -v c2="$c2" -v s2="$s2" -v n="$n" 'BEGIN {
+                    if (c1 == "nan" || s1 == "nan" || c2 == "nan" || s2 == "nan") { print "nan nan nan"; exit }
+                    printf "%.2f %.2f %.2f\n", (c2 - c1) / n, (s2 - s1) / n, (c2 + s2 - c1 - s1) / n }')"
+            done
+            for v in "${PV_NAMES[@]}"; do
+                awk -v v="$v" -v s="${CG_S[$v]}" -v c="${CG_C[$v]}" -v b="${CG_B[$v]}" \
+                    -v rs="${CG_S[raw-epoll]}" -v rb="${CG_B[raw-epoll]}" 'BEGIN {
+                    if (s == "nan") { printf "%-15s (failed)\n", v; exit }
+                    d = (rb == "nan") ? "-" : sprintf("%+.1f", b - rb)
+                    q = (rs == "nan" || rs == 0) ? "-" : sprintf("%.2fx", s / rs)
+                    g = v ~ /^portsock/ ? (rs != "nan" && s <= rs ? "met" : "not met") : ""
+                    printf "%-15s %13.1f %13.1f %13.1f %17s %12s  %s\n", v, s, c, b, d, q, g
+                }'
+            done
+            echo "(server thread: thread 2's count alone; both - raw-epoll: the total minus the raw-epoll program's total with"
+            echo " the same client, the other way to isolate the server -- it equals server - raw-epoll server when the client"
+            echo " thread's count is the same in every program, as the client thread column shows)"
+
+            say "poller ping-pong: heap allocations per round trip (valgrind --tool=memcheck, \"total heap usage: N allocs\", (N($CNT_LONG) - N($CNT_SHORT)) / $n)"
+            printf '%-15s %10s %10s %12s  %s\n' variant "N($CNT_SHORT)" "N($CNT_LONG)" "per rt" "goal: portsock 0 (no allocation per wait)"
+            for i in "${!PV_NAMES[@]}"; do
+                v=${PV_NAMES[$i]}
+                # shellcheck disable=SC2086
+                a1=$(heap_allocs ${PV_CMDS[$i]} pingpong $CNT_SHORT)
+                # shellcheck disable=SC2086
+                a2=$(heap_allocs ${PV_CMDS[$i]} pingpong $CNT_LONG)
+                awk -v v="$v" -v a1="$a1" -v a2="$a2" -v n="$n" 'BEGIN {
+                    if (a1 == "nan" || a2 == "nan") { printf "%-15s (failed)\n", v; exit }
+                    p = (a2 - a1) / n
+                    g = v ~ /^portsock/ ? (a2 == a1 ? "met" : "not met") : ""
+                    printf "%-15s %10d %10d %12.4f  %s\n", v, a1, a2, p, g
+                }'
+            done
+            echo "(one ps_poller_wait / epoll_wait per round trip, so per round trip = per wait; both threads counted)"
+        else
+            FAILED=1
+            warn "valgrind missing: poller instruction and allocation counts skipped"
+        fi
+        if command -v strace >/dev/null; then
+            say "poller ping-pong: system calls per round trip (strace -f -c, both threads, (N($CNT_LONG) - N($CNT_SHORT)) / $n)"
+            printf '%-15s %9s  %s\n' variant "per rt" breakdown
+            for i in "${!PV_NAMES[@]}"; do
+                v=${PV_NAMES[$i]}
+                # shellcheck disable=SC2086
+                strace_counts "$TMP/pst.short" ${PV_CMDS[$i]} pingpong $CNT_SHORT
+                # shellcheck disable=SC2086
+                strace_counts "$TMP/pst.long" ${PV_CMDS[$i]} pingpong $CNT_LONG
+                t=$(per_op "$(awk '$1 == "total" { print $2 }' "$TMP/pst.short")" \
+                    "$(awk '$1 == "total" { print $2 }' "$TMP/pst.long")")
+                printf '%-15s %9s  %s\n' "$v" "$t" "$(syscall_detail "$TMP/pst.short" "$TMP/pst.long")"
+            done
+            echo "(the client's share is the same everywhere: one send and one receive per round trip)"
+        else
+            FAILED=1
+            warn "strace missing: poller system-call counts skipped"
+        fi
+    fi
+fi
+
+if ((DO_POLLER && DO_WINE && WIN_OK)); then
+    PW="$WIN_DIR/bench"
+    PV_NAMES=(portsock-afd raw-afd)
+    PV_CMDS=("$PW/bench_poller.exe" "$PW/bench_poller_afd.exe")
+    # The first program in a prefix starts the wineserver (seconds): not timed.
+    wine "$PW/bench_poller_afd.exe" pingpong 10 >/dev/null 2>&1 || true
+    poller_table pwine "poller, Wine $(wine --version 2>/dev/null): Windows build; raw-afd = IOCTL_AFD_POLL + I/O completion port written out directly (bench_poller_afd.c), not WSAPoll" \
+        "$WINE_REPS" "$WPPP_N" "$WMANY_N" raw-afd wine
+    ((QUICK)) || echo "Wine: $WPPP_N round trips and $WMANY_N connections (not $PPP_N / $MANY_N): under Wine each socket event costs more the more polls are outstanding."
 fi
 
 echo

@@ -334,32 +334,34 @@ static int ps__io1(ps_conn *c, int sending, void *buf, size_t len,
     return rc;
 }
 
-/* The hot path, measured with callgrind (bench/): PS_FOREVER on a plain
- * connection (connected, nothing shut down) makes its one system call
- * directly; ps__io1_rest, out of line, handles everything that is not a
+/* The hot path, measured with callgrind (bench/): PS_FOREVER or timeout 0
+ * (the poller's case) on a plain connection (connected, nothing shut down)
+ * makes its one system call directly; ps__io1_rest, out of line, handles everything that is not a
  * complete transfer, so the fast path needs almost no stack frame. */
 static inline int ps__plain(ps_conn *c, const void *buf, size_t len,
                             int timeout_ms)
 {
-    return timeout_ms == PS_FOREVER && c && buf && len > 0 &&
+    return (timeout_ms == PS_FOREVER || timeout_ms == 0) && c && buf &&
+           len > 0 &&
            !c->connecting && c->connect_rc == PS_OK &&
            !atomic_load_explicit(&c->shut, memory_order_relaxed);
 }
 
 /* After the fast path's one call returned `rc` with `n` bytes. */
 static int ps__io1_rest(ps_conn *c, int sending, void *buf, size_t len,
-                        size_t *moved, int all, int rc, size_t n)
+                        size_t *moved, int timeout_ms, int all, int rc,
+                        size_t n)
 {
     if (rc == PS_OK) { /* part of a send_all / recv_exact: go on */
         size_t more = 0;
-        rc = ps__io1(c, sending, (char *)buf + n, len - n, &more, PS_FOREVER,
+        rc = ps__io1(c, sending, (char *)buf + n, len - n, &more, timeout_ms,
                      1, 0);
         if (moved)
             *moved = n + more;
         return rc;
     }
     if (rc == PS__EINTR || rc == PS_EWOULDBLOCK) /* nothing moved yet */
-        return ps__io1(c, sending, buf, len, moved, PS_FOREVER, all,
+        return ps__io1(c, sending, buf, len, moved, timeout_ms, all,
                        rc == PS_EWOULDBLOCK);
     if (moved)
         *moved = 0;
@@ -372,9 +374,9 @@ int ps_send(ps_conn *c, const void *buf, size_t len, size_t *sent,
     size_t n = 0;
     if (!ps__plain(c, buf, len, timeout_ms))
         return ps__io1(c, 1, (void *)buf, len, sent, timeout_ms, 0, 0);
-    int rc = ps__conn_send(c->h.sock, buf, len, &n, 1);
+    int rc = ps__conn_send(c->h.sock, buf, len, &n, timeout_ms != 0);
     if (rc != PS_OK)
-        return ps__io1_rest(c, 1, (void *)buf, len, sent, 0, rc, n);
+        return ps__io1_rest(c, 1, (void *)buf, len, sent, timeout_ms, 0, rc, n);
     if (sent)
         *sent = n;
     return PS_OK;
@@ -385,9 +387,9 @@ int ps_recv(ps_conn *c, void *buf, size_t cap, size_t *got, int timeout_ms)
     size_t n = 0;
     if (!ps__plain(c, buf, cap, timeout_ms))
         return ps__io1(c, 0, buf, cap, got, timeout_ms, 0, 0);
-    int rc = ps__conn_recv(c->h.sock, buf, cap, &n, 1);
+    int rc = ps__conn_recv(c->h.sock, buf, cap, &n, timeout_ms != 0);
     if (rc != PS_OK)
-        return ps__io1_rest(c, 0, buf, cap, got, 0, rc, n);
+        return ps__io1_rest(c, 0, buf, cap, got, timeout_ms, 0, rc, n);
     if (got)
         *got = n;
     return PS_OK;
@@ -399,9 +401,9 @@ int ps_send_all(ps_conn *c, const void *buf, size_t len, size_t *sent,
     size_t n = 0;
     if (!ps__plain(c, buf, len, timeout_ms))
         return ps__io1(c, 1, (void *)buf, len, sent, timeout_ms, 1, 0);
-    int rc = ps__conn_send(c->h.sock, buf, len, &n, 1);
+    int rc = ps__conn_send(c->h.sock, buf, len, &n, timeout_ms != 0);
     if (rc != PS_OK || n < len)
-        return ps__io1_rest(c, 1, (void *)buf, len, sent, 1, rc, n);
+        return ps__io1_rest(c, 1, (void *)buf, len, sent, timeout_ms, 1, rc, n);
     if (sent)
         *sent = n;
     return PS_OK;
@@ -413,9 +415,9 @@ int ps_recv_exact(ps_conn *c, void *buf, size_t len, size_t *got,
     size_t n = 0;
     if (!ps__plain(c, buf, len, timeout_ms))
         return ps__io1(c, 0, buf, len, got, timeout_ms, 1, 0);
-    int rc = ps__conn_recv(c->h.sock, buf, len, &n, 1);
+    int rc = ps__conn_recv(c->h.sock, buf, len, &n, timeout_ms != 0);
     if (rc != PS_OK || n < len)
-        return ps__io1_rest(c, 0, buf, len, got, 1, rc, n);
+        return ps__io1_rest(c, 0, buf, len, got, timeout_ms, 1, rc, n);
     if (got)
         *got = n;
     return PS_OK;
