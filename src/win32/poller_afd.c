@@ -2,9 +2,10 @@
  *
  * Why AFD and not one of the documented calls:
  * - WSAPoll scans every socket on every call; under Wine its cost grows with
- *   the square of the socket count (~16 ms a call at 2,000 sockets, see
- *   /work/shared/WINE.md), and older Windows versions report a failed
- *   non-blocking connect as nothing at all instead of POLLERR/POLLHUP.
+ *   the square of the socket count (~16 ms a call at 2,000 sockets, per
+ *   the project's Wine notes, shared/WINE.md), and older Windows versions
+ *   report a failed non-blocking connect as nothing at all instead of
+ *   POLLERR/POLLHUP.
  * - select is bounded by FD_SETSIZE and also rescans everything.
  * - IOCTL_AFD_POLL is what WSAPoll and select are built on inside the
  *   kernel's socket driver (AFD): one asynchronous poll request per socket,
