@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Keep POSIX connections in a 64-byte malloc chunk on 64-bit systems
+ * (a Windows SOCKET is pointer-sized, so there the struct is 64 bytes). */
+_Static_assert(sizeof(void *) != 8 || sizeof(ps__sock_t) != 4 ||
+                   sizeof(struct ps_conn) <= 56,
+               "struct ps_conn grew past 56 bytes");
+
 static int ps__conn_wrap(ps__sock_t s, ps_conn **out)
 {
     ps_conn *c = malloc(sizeof *c);
@@ -139,7 +145,7 @@ int ps_connect_start(ps_conn **out, const ps_addr *addr)
     int wrap = ps__conn_wrap(s, &c);
     if (wrap != PS_OK)
         return wrap;
-    c->connecting = rc == PS_EINPROGRESS;
+    c->connecting = (uint8_t)(rc == PS_EINPROGRESS);
     *out = c;
     return rc;
 }
@@ -158,7 +164,7 @@ static int ps__connect_settle(ps_conn *c, ps__deadline dl)
     if (rc == PS_EWOULDBLOCK || rc == PS_ETIMEDOUT)
         return rc; /* still connecting: ask again later */
     c->connecting = 0;
-    c->connect_rc = rc;
+    c->connect_rc = (int16_t)rc;
     return rc;
 }
 
