@@ -190,6 +190,12 @@ run_preset() {
     cmake --build --preset "$p" || { DETAIL[$p]="build failed"; return 1; }
     say "$p: test"
     ctest --preset "$p" 2>&1 | tee "$log" && rc=0 || rc=${PIPESTATUS[0]}
+    # cmocka skips pass in ctest's count: show each with its reason.
+    local last="$ROOT/build/$p/Testing/Temporary/LastTest.log"
+    if [[ -f $last ]] && grep -q '^skip' "$last"; then
+        echo "$p: skipped tests and why (count, reason):"
+        grep -h '^skip' "$last" | sort | uniq -c | sed 's/^/  /'
+    fi
     counts=$(ctest_counts "$log")
     if [[ -n $counts ]]; then
         local failed=${counts% *} total=${counts#* }
