@@ -11,6 +11,15 @@ _Static_assert(sizeof(void *) != 8 || sizeof(ps__sock_t) != 4 ||
                    sizeof(struct ps_conn) <= 56,
                "struct ps_conn grew past 56 bytes");
 
+void ps__conn_init(ps_conn *c, ps__sock_t s)
+{
+    ps__handle_init(&c->h, s);
+    atomic_init(&c->shut, 0);
+    c->connecting = 0;
+    c->connect_rc = PS_OK;
+    c->is_stdin = 0;
+}
+
 static int ps__conn_wrap(ps__sock_t s, ps_conn **out)
 {
     ps_conn *c = malloc(sizeof *c);
@@ -18,11 +27,7 @@ static int ps__conn_wrap(ps__sock_t s, ps_conn **out)
         ps__sock_close(s);
         return ps__fail(PS_ENOMEM);
     }
-    ps__handle_init(&c->h, s);
-    atomic_init(&c->shut, 0);
-    c->connecting = 0;
-    c->connect_rc = PS_OK;
-    c->is_stdin = 0;
+    ps__conn_init(c, s);
     *out = c;
     return PS_OK;
 }
@@ -471,13 +476,20 @@ int ps_shutdown(ps_conn *c, int how)
     return ps__conn_shutdown(c->h.sock, how);
 }
 
+/* What every way of closing does before the socket goes: leave the poller
+ * and give back ps_stdin_conn's slot. */
+static void ps__conn_release(ps_conn *c)
+{
+    if (c->is_stdin)
+        ps__stdin_release();
+    ps__handle_detach(&c->h);
+}
+
 int ps_close(ps_conn *c)
 {
     if (!c)
         return ps__fail(PS_EINVAL);
-    if (c->is_stdin)
-        ps__stdin_release();
-    ps__handle_detach(&c->h);
+    ps__conn_release(c);
     ps__sock_close(c->h.sock);
     free(c);
     return PS_OK;
@@ -530,9 +542,7 @@ int ps_abort(ps_conn *c)
 {
     if (!c)
         return ps__fail(PS_EINVAL);
-    if (c->is_stdin)
-        ps__stdin_release();
-    ps__handle_detach(&c->h);
+    ps__conn_release(c);
     ps__conn_abort(c->h.sock);
     free(c);
     return PS_OK;

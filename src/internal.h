@@ -66,6 +66,8 @@ struct ps_dgram {
     int connected; /* ps_dgram_connect succeeded */
 };
 
+/* Initialise a connection around connected socket `s` (src/conn.c). */
+void ps__conn_init(ps_conn *c, ps__sock_t s);
 /* Initialise a handle around socket `s`. */
 void ps__handle_init(ps__handle *h, ps__sock_t s);
 /* Leave the poller if registered (before the socket is closed). */

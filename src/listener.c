@@ -138,11 +138,7 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
         free(c);
         return rc;
     }
-    ps__handle_init(&c->h, s);
-    atomic_init(&c->shut, 0);
-    c->connecting = 0;
-    c->connect_rc = PS_OK;
-    c->is_stdin = 0;
+    ps__conn_init(c, s);
     *out = c;
     return PS_OK;
 }
