@@ -35,8 +35,11 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NATIVE_DIR="$ROOT/build/bench-linux"
-WIN_DIR="$ROOT/build/bench-windows"
+# PS_BENCH_BUILD: where the benchmark builds go (default build/), so that
+# two checkouts' or two people's runs need not share a build directory.
+BENCH_BUILD="${PS_BENCH_BUILD:-$ROOT/build}"
+NATIVE_DIR="$BENCH_BUILD/bench-linux"
+WIN_DIR="$BENCH_BUILD/bench-windows"
 TOOLCHAIN="$ROOT/toolchains/mingw-w64-x86_64.cmake"
 export WINEDEBUG=-all
 
