@@ -305,15 +305,22 @@ static int ps__io(ps_conn *c, int sending, const ps_iovec *iov, size_t count,
     return rc;
 }
 
-/* The single-buffer calls, kept apart from the vectored loop: `all` loops
- * until `len` bytes moved; `wait_first` as for ps__transfer. */
-static int ps__io1(ps_conn *c, int sending, void *buf, size_t len,
-                   size_t *moved, int timeout_ms, int all, int wait_first)
+/* What a single-buffer call does (ps__io1's `mode`), in one argument so
+ * that the slow paths take their arguments in registers. */
+#define PS__IO_SEND 1       /* send (else receive) */
+#define PS__IO_ALL 2        /* until `len` bytes moved: send_all, recv_exact */
+#define PS__IO_WAIT_FIRST 4 /* the caller's own try would have blocked */
+
+/* The single-buffer calls, kept apart from the vectored loop. */
+static int ps__io1(ps_conn *c, void *buf, size_t len, size_t *moved,
+                   int timeout_ms, int mode)
 {
     ps__deadline dl;
+    int sending = mode & PS__IO_SEND;
+    int wait_first = (mode & PS__IO_WAIT_FIRST) != 0;
     if (moved)
         *moved = 0;
-    if (!c || !buf || (!sending && !all && len == 0))
+    if (!c || !buf || (!sending && !(mode & PS__IO_ALL) && len == 0))
         return ps__fail(PS_EINVAL);
     int rc = ps__deadline_make(timeout_ms, &dl);
     if (rc != PS_OK)
@@ -339,7 +346,7 @@ static int ps__io1(ps_conn *c, int sending, void *buf, size_t len,
         done += n;
         if (moved)
             *moved = done; /* exact even when a later round fails */
-        if (!all)
+        if (!(mode & PS__IO_ALL))
             break;
     }
     return rc;
@@ -347,90 +354,114 @@ static int ps__io1(ps_conn *c, int sending, void *buf, size_t len,
 
 /* The hot path, measured with callgrind (bench/): PS_FOREVER or timeout 0
  * (the poller's case) on a plain connection (connected, nothing shut down)
- * makes its one system call directly; ps__io1_rest, out of line, handles everything that is not a
- * complete transfer, so the fast path needs almost no stack frame. */
-static inline int ps__plain(ps_conn *c, const void *buf, size_t len,
+ * makes its one system call directly, inline from the backend (POSIX) so
+ * that nothing but the checks stands between the caller and the system.
+ * Everything else is out of line: ps__io1 for the calls that are not
+ * plain, ps__io1_rest for a fast call that did not complete the transfer,
+ * so the fast path keeps a small stack frame. */
+static inline int ps__plain(const ps_conn *c, const void *buf, size_t len,
                             int timeout_ms)
 {
-    return (timeout_ms == PS_FOREVER || timeout_ms == 0) && c && buf &&
-           len > 0 &&
-           !c->connecting && c->connect_rc == PS_OK &&
+    if (timeout_ms != PS_FOREVER && timeout_ms != 0)
+        return 0;
+    if (!c || !buf || len == 0)
+        return 0;
+    return !c->connecting && c->connect_rc == PS_OK &&
            !atomic_load_explicit(&c->shut, memory_order_relaxed);
 }
 
+/* A single-buffer call's arguments, handed to its slow path in memory:
+ * the fast path then keeps nothing in registers across its system call
+ * but what it needs itself. */
+typedef struct ps__io1_call {
+    ps_conn *c;
+    void *buf;
+    size_t len;
+    size_t *moved;
+    int timeout_ms;
+    int mode;
+} ps__io1_call;
+
 /* After the fast path's one call returned `rc` with `n` bytes. */
-static int ps__io1_rest(ps_conn *c, int sending, void *buf, size_t len,
-                        size_t *moved, int timeout_ms, int all, int rc,
-                        size_t n)
+static int ps__io1_rest(const ps__io1_call *a, int rc, size_t n)
 {
     if (rc == PS_OK) { /* part of a send_all / recv_exact: go on */
         size_t more = 0;
-        rc = ps__io1(c, sending, (char *)buf + n, len - n, &more, timeout_ms,
-                     1, 0);
-        if (moved)
-            *moved = n + more;
+        rc = ps__io1(a->c, (char *)a->buf + n, a->len - n, &more,
+                     a->timeout_ms, a->mode | PS__IO_ALL);
+        if (a->moved)
+            *a->moved = n + more;
         return rc;
     }
-    if (rc == PS__EINTR || rc == PS_EWOULDBLOCK) /* nothing moved yet */
-        return ps__io1(c, sending, buf, len, moved, timeout_ms, all,
-                       rc == PS_EWOULDBLOCK);
-    if (moved)
-        *moved = 0;
-    return ps__io_error(c, sending, rc);
+    if (rc == PS__EINTR) /* nothing moved yet */
+        return ps__io1(a->c, a->buf, a->len, a->moved, a->timeout_ms,
+                       a->mode);
+    if (rc == PS_EWOULDBLOCK)
+        return ps__io1(a->c, a->buf, a->len, a->moved, a->timeout_ms,
+                       a->mode | PS__IO_WAIT_FIRST);
+    if (a->moved)
+        *a->moved = 0;
+    return ps__io_error(a->c, a->mode & PS__IO_SEND, rc);
 }
 
 int ps_send(ps_conn *c, const void *buf, size_t len, size_t *sent,
             int timeout_ms)
 {
-    size_t n = 0;
     if (!ps__plain(c, buf, len, timeout_ms))
-        return ps__io1(c, 1, (void *)buf, len, sent, timeout_ms, 0, 0);
+        return ps__io1(c, (void *)buf, len, sent, timeout_ms, PS__IO_SEND);
+    ps__io1_call a = {c, (void *)buf, len, sent, timeout_ms, PS__IO_SEND};
+    size_t n = 0;
     int rc = ps__conn_send(c->h.sock, buf, len, &n, timeout_ms != 0);
     if (rc != PS_OK)
-        return ps__io1_rest(c, 1, (void *)buf, len, sent, timeout_ms, 0, rc, n);
-    if (sent)
-        *sent = n;
+        return ps__io1_rest(&a, rc, n);
+    if (a.moved)
+        *a.moved = n;
     return PS_OK;
 }
 
 int ps_recv(ps_conn *c, void *buf, size_t cap, size_t *got, int timeout_ms)
 {
-    size_t n = 0;
     if (!ps__plain(c, buf, cap, timeout_ms))
-        return ps__io1(c, 0, buf, cap, got, timeout_ms, 0, 0);
+        return ps__io1(c, buf, cap, got, timeout_ms, 0);
+    ps__io1_call a = {c, buf, cap, got, timeout_ms, 0};
+    size_t n = 0;
     int rc = ps__conn_recv(c->h.sock, buf, cap, &n, timeout_ms != 0);
     if (rc != PS_OK)
-        return ps__io1_rest(c, 0, buf, cap, got, timeout_ms, 0, rc, n);
-    if (got)
-        *got = n;
+        return ps__io1_rest(&a, rc, n);
+    if (a.moved)
+        *a.moved = n;
     return PS_OK;
 }
 
 int ps_send_all(ps_conn *c, const void *buf, size_t len, size_t *sent,
                 int timeout_ms)
 {
-    size_t n = 0;
     if (!ps__plain(c, buf, len, timeout_ms))
-        return ps__io1(c, 1, (void *)buf, len, sent, timeout_ms, 1, 0);
+        return ps__io1(c, (void *)buf, len, sent, timeout_ms,
+                       PS__IO_SEND | PS__IO_ALL);
+    ps__io1_call a = {c, (void *)buf, len, sent, timeout_ms,
+                      PS__IO_SEND | PS__IO_ALL};
+    size_t n = 0;
     int rc = ps__conn_send(c->h.sock, buf, len, &n, timeout_ms != 0);
-    if (rc != PS_OK || n < len)
-        return ps__io1_rest(c, 1, (void *)buf, len, sent, timeout_ms, 1, rc, n);
-    if (sent)
-        *sent = n;
+    if (rc != PS_OK || n < a.len)
+        return ps__io1_rest(&a, rc, n);
+    if (a.moved)
+        *a.moved = n;
     return PS_OK;
 }
 
 int ps_recv_exact(ps_conn *c, void *buf, size_t len, size_t *got,
                   int timeout_ms)
 {
-    size_t n = 0;
     if (!ps__plain(c, buf, len, timeout_ms))
-        return ps__io1(c, 0, buf, len, got, timeout_ms, 1, 0);
+        return ps__io1(c, buf, len, got, timeout_ms, PS__IO_ALL);
+    ps__io1_call a = {c, buf, len, got, timeout_ms, PS__IO_ALL};
+    size_t n = 0;
     int rc = ps__conn_recv(c->h.sock, buf, len, &n, timeout_ms != 0);
-    if (rc != PS_OK || n < len)
-        return ps__io1_rest(c, 0, buf, len, got, timeout_ms, 1, rc, n);
-    if (got)
-        *got = n;
+    if (rc != PS_OK || n < a.len)
+        return ps__io1_rest(&a, rc, n);
+    if (a.moved)
+        *a.moved = n;
     return PS_OK;
 }
 

@@ -239,12 +239,16 @@ int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking);
 int ps__conn_connect_result(ps__sock_t s);
 /* One send. `may_block` allows the call to wait in the kernel (used for
  * PS_FOREVER); otherwise it must not wait and returns PS_EWOULDBLOCK.
- * PS_OK with *sent >= 1, PS_EWOULDBLOCK, PS__EINTR, or an error. */
+ * PS_OK with *sent >= 1, PS_EWOULDBLOCK, PS__EINTR, or an error.
+ * One receive, as ps__conn_send; 0 bytes (end of stream) is PS_ECLOSED.
+ * A backend may define both static inline in its platform.h (the hot path
+ * of every transfer) and then defines PS__CONN_IO_INLINE there. */
+#ifndef PS__CONN_IO_INLINE
 int ps__conn_send(ps__sock_t s, const void *buf, size_t len, size_t *sent,
                   int may_block);
-/* One receive, as ps__conn_send; 0 bytes (end of stream) is PS_ECLOSED. */
 int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
                   int may_block);
+#endif
 /* shutdown() with PS_SHUT_* `how`; also wakes threads blocked on `s`. */
 int ps__conn_shutdown(ps__sock_t s, int how);
 /* Reset: SO_LINGER {1, 0} then close. */

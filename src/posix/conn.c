@@ -6,10 +6,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
-#endif
-
 int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking)
 {
     (void)nonblocking; /* the socket was opened in the right mode */
@@ -32,28 +28,6 @@ int ps__conn_connect_result(ps__sock_t s)
     if (err != 0)
         return ps__os_fail(err);
     return ps__sock_set_nonblocking(s, 0); /* back to connection mode */
-}
-
-int ps__conn_send(ps__sock_t s, const void *buf, size_t len, size_t *sent,
-                  int may_block)
-{
-    ssize_t n = send(s, buf, len, MSG_NOSIGNAL | (may_block ? 0 : MSG_DONTWAIT));
-    if (n < 0)
-        return ps__os_fail(errno);
-    *sent = (size_t)n;
-    return PS_OK;
-}
-
-int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
-                  int may_block)
-{
-    ssize_t n = recv(s, buf, cap, may_block ? 0 : MSG_DONTWAIT);
-    if (n < 0)
-        return ps__os_fail(errno);
-    if (n == 0)
-        return ps__fail(PS_ECLOSED);
-    *got = (size_t)n;
-    return PS_OK;
 }
 
 /* ---- vectored I/O -------------------------------------------------------

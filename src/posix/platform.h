@@ -13,6 +13,10 @@
 #include <netdb.h>
 #include <errno.h>
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
+#endif
+
 typedef int ps__sock_t;
 typedef socklen_t ps__socklen_t;
 #define PS__BAD_SOCK (-1)
@@ -20,5 +24,36 @@ typedef socklen_t ps__socklen_t;
 /* Shared by the POSIX backend's files (socket.c). */
 int ps__sock_open(int family, int type, int nonblocking, ps__sock_t *out);
 int ps__sock_set_nonblocking(ps__sock_t s, int on);
+
+/* ps__conn_send and ps__conn_recv (contract in src/internal.h) are inline
+ * here: each is one system call, and the public calls in src/conn.c that
+ * make it on their fast path would otherwise pay a second call layer on
+ * every transfer (bench/, instructions per round trip). */
+#define PS__CONN_IO_INLINE 1
+int ps__os_fail(int os_code);
+int ps__fail(int err);
+
+static inline int ps__conn_send(ps__sock_t s, const void *buf, size_t len,
+                                size_t *sent, int may_block)
+{
+    ssize_t n =
+        send(s, buf, len, MSG_NOSIGNAL | (may_block ? 0 : MSG_DONTWAIT));
+    if (n < 0)
+        return ps__os_fail(errno);
+    *sent = (size_t)n;
+    return PS_OK;
+}
+
+static inline int ps__conn_recv(ps__sock_t s, void *buf, size_t cap,
+                                size_t *got, int may_block)
+{
+    ssize_t n = recv(s, buf, cap, may_block ? 0 : MSG_DONTWAIT);
+    if (n < 0)
+        return ps__os_fail(errno);
+    if (n == 0)
+        return ps__fail(PS_ECLOSED);
+    *got = (size_t)n;
+    return PS_OK;
+}
 
 #endif
