@@ -20,9 +20,45 @@ void ps__conn_init(ps_conn *c, ps__sock_t s)
     c->is_stdin = 0;
 }
 
+/* Freed connections kept for the next ps_connect / ps_accept: a server
+ * that accepts and closes all day would otherwise pay malloc and free
+ * (about 130 instructions, bench/ churn) for every connection. A few
+ * slots, each emptied or filled by one atomic operation, so that threads
+ * share them without a lock; what does not fit goes back to free(). */
+#define PS__CONN_SPARES 4
+static _Atomic(ps_conn *) ps__conn_spares[PS__CONN_SPARES];
+
+ps_conn *ps__conn_alloc(void)
+{
+    for (int i = 0; i < PS__CONN_SPARES; i++) {
+        if (!atomic_load_explicit(&ps__conn_spares[i], memory_order_relaxed))
+            continue;
+        /* Acquire: the closing thread's last writes come before ours. */
+        ps_conn *c = atomic_exchange_explicit(&ps__conn_spares[i], NULL,
+                                              memory_order_acquire);
+        if (c)
+            return c;
+    }
+    return malloc(sizeof(ps_conn));
+}
+
+void ps__conn_free(ps_conn *c)
+{
+    for (int i = 0; i < PS__CONN_SPARES; i++) {
+        ps_conn *empty = NULL;
+        if (!atomic_load_explicit(&ps__conn_spares[i],
+                                  memory_order_relaxed) &&
+            atomic_compare_exchange_strong_explicit(
+                &ps__conn_spares[i], &empty, c, memory_order_release,
+                memory_order_relaxed))
+            return;
+    }
+    free(c);
+}
+
 static int ps__conn_wrap(ps__sock_t s, ps_conn **out)
 {
-    ps_conn *c = malloc(sizeof *c);
+    ps_conn *c = ps__conn_alloc();
     if (!c) {
         ps__sock_close(s);
         return ps__fail(PS_ENOMEM);
@@ -522,7 +558,7 @@ int ps_close(ps_conn *c)
         return ps__fail(PS_EINVAL);
     ps__conn_release(c);
     ps__sock_close(c->h.sock);
-    free(c);
+    ps__conn_free(c);
     return PS_OK;
 }
 
@@ -575,7 +611,7 @@ int ps_abort(ps_conn *c)
         return ps__fail(PS_EINVAL);
     ps__conn_release(c);
     ps__conn_abort(c->h.sock);
-    free(c);
+    ps__conn_free(c);
     return PS_OK;
 }
 

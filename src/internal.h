@@ -66,6 +66,10 @@ struct ps_dgram {
     int connected; /* ps_dgram_connect succeeded */
 };
 
+/* A connection's memory, from a few recently freed ones or malloc (NULL
+ * when out of memory), and back (src/conn.c). */
+ps_conn *ps__conn_alloc(void);
+void ps__conn_free(ps_conn *c);
 /* Initialise a connection around connected socket `s` (src/conn.c). */
 void ps__conn_init(ps_conn *c, ps__sock_t s);
 /* Initialise a handle around socket `s`. */

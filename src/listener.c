@@ -104,7 +104,7 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
     if (rc != PS_OK)
         return rc;
 
-    ps_conn *c = malloc(sizeof *c);
+    ps_conn *c = ps__conn_alloc();
     if (!c)
         return ps__fail(PS_ENOMEM);
     ps__sock_t s;
@@ -135,7 +135,7 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
         /* A failure caused by the shutdown's wake-up is the cancel. */
         if (atomic_load(&l->shut))
             rc = ps__fail(PS_ECANCELED);
-        free(c);
+        ps__conn_free(c);
         return rc;
     }
     ps__conn_init(c, s);

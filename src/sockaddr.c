@@ -21,10 +21,12 @@ int ps__family_to_native(int family)
 int ps__addr_to_native(const ps_addr *a, struct sockaddr_storage *ss,
                        ps__socklen_t *len)
 {
-    memset(ss, 0, sizeof *ss);
+    /* Only the structure used is cleared: the whole sockaddr_storage
+     * (128 bytes) would cost more than the rest of a connect's set-up. */
     switch (a->family) {
     case PS_AF_INET: {
         struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        memset(sin, 0, sizeof *sin);
         sin->sin_family = AF_INET;
         sin->sin_port = htons(a->port);
         memcpy(&sin->sin_addr, a->u.v4, 4);
@@ -33,6 +35,7 @@ int ps__addr_to_native(const ps_addr *a, struct sockaddr_storage *ss,
     }
     case PS_AF_INET6: {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        memset(sin6, 0, sizeof *sin6);
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons(a->port);
         sin6->sin6_flowinfo = htonl(a->flowinfo);
@@ -46,6 +49,7 @@ int ps__addr_to_native(const ps_addr *a, struct sockaddr_storage *ss,
         size_t plen = ps__strnlen(a->u.path, sizeof a->u.path);
         if (plen == 0 || plen >= sizeof su->sun_path)
             return ps__fail(PS_EINVAL);
+        memset(su, 0, sizeof *su);
         su->sun_family = AF_UNIX;
         memcpy(su->sun_path, a->u.path, plen);
         *len = (ps__socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen +

@@ -66,6 +66,9 @@ int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer,
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
+    /* No address asked for: none copied out by the system either. */
+    struct sockaddr *sa = peer ? (struct sockaddr *)&ss : NULL;
+    socklen_t *sa_len = peer ? &len : NULL;
     if (!may_block && !PS__LISTENER_NONBLOCKING) {
         /* A blocking listener: look before accepting, so that this call
          * does not wait. Only this thread accepts on it (portsock.h), so
@@ -81,9 +84,9 @@ int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer,
     defined(__OpenBSD__)
     /* accept4 without SOCK_NONBLOCK: the new socket is blocking whatever
      * the listener's mode, as every connection is here. */
-    int s = accept4(l, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    int s = accept4(l, sa, sa_len, SOCK_CLOEXEC);
 #else
-    int s = accept(l, (struct sockaddr *)&ss, &len);
+    int s = accept(l, sa, sa_len);
 #endif
     if (s < 0)
         return ps__os_fail(errno);
