@@ -33,15 +33,15 @@
 /* ---- per-handle state (common) ------------------------------------------- */
 
 /* What every handle type starts with: the socket and its poller
- * registration. `poller`, `user`, `events`, `prev`/`next` are kept by the
- * common poller code; `reg` belongs to the poller backend. */
+ * registration. `poller`, `user`, `events` are kept by the common poller
+ * code; `reg` belongs to the poller backend. The poller keeps no list of
+ * its handles (16 bytes saved per handle): see struct ps_poller. */
 typedef struct ps__handle {
     ps__sock_t sock;
     unsigned events;          /* requested PS_READABLE | PS_WRITABLE */
     struct ps_poller *poller; /* the poller it is registered in, or NULL */
     void *user;               /* the registration's user pointer */
     void *reg;                /* poller backend's per-handle state */
-    struct ps__handle *prev, *next; /* the poller's list of registrations */
 } ps__handle;
 
 struct ps_listener {
@@ -79,13 +79,21 @@ void ps__handle_detach(ps__handle *h);
 
 /* ---- poller (src/poller.c, common; one backend file per mechanism) ------
  * A mechanism supplies these operations; the common code checks arguments,
- * keeps the registration list and the handle's `poller`/`user`/`events`,
- * and retries interrupted waits within the deadline. */
+ * keeps the handle's `poller`/`user`/`events` and the count of registered
+ * handles, and retries interrupted waits within the deadline. */
 typedef struct ps__poller_ops {
     const char *name;
+    /* Nonzero if a wait may end before its timeout without a signal (a
+     * coarse timer, a pass that found only stale results): the common code
+     * then reads the clock before every timed wait. Zero promises that
+     * PS_ETIMEDOUT means the whole timeout passed, so a wait that ends with
+     * events, a wake-up or a timeout never reads the clock. */
+    int early_timeouts;
     /* Set up p->impl. */
     int (*open)(struct ps_poller *p);
-    /* Free everything; every handle has been removed already. */
+    /* Free everything. Handles may still be registered: their registrations
+     * end with the mechanism, and the handles are not touched (their `reg`
+     * is never read again). */
     void (*close)(struct ps_poller *p);
     /* Watch h->sock for `events` (h->user/h->events are already set). */
     int (*add)(struct ps_poller *p, ps__handle *h, unsigned events);
@@ -98,18 +106,36 @@ typedef struct ps__poller_ops {
     /* One wait of at most `timeout_ms` (-1 forever): fill up to `max`
      * events, their count in *n. PS_OK with *n > 0 for events, PS_OK with
      * *n == 0 for a wake-up, PS_ETIMEDOUT when the time passed with
-     * neither, PS__EINTR, or an error. No heap allocation. */
+     * neither, PS__EINTR for an earlier end with neither, or an error (*n
+     * need not be set unless PS_OK). Only events asked for, plus PS_HANGUP
+     * and PS_ERROR. No heap allocation. */
     int (*wait)(struct ps_poller *p, ps_event *events, size_t max, size_t *n,
                 int timeout_ms);
     /* Make the current or next wait return; from any thread. */
     int (*wake)(struct ps_poller *p);
 } ps__poller_ops;
 
+/* No list of handles: a handle registered when the poller is closed keeps
+ * pointing at this struct, which then outlives the mechanism as a closed
+ * marker until the last such handle leaves it (closed, or added to another
+ * poller). That costs a few dozen bytes per closed poller that still has
+ * handles, instead of two pointers in every handle. */
 struct ps_poller {
     const ps__poller_ops *ops;
-    void *impl;          /* the mechanism's state */
-    ps__handle *handles; /* registered handles (list via prev/next) */
+    void *impl;        /* the mechanism's state; NULL once closed */
+    size_t registered; /* handles whose `poller` is this one */
+    /* Once closed: how many handles still point here. They may be closed
+     * from different threads, hence atomic. */
+    atomic_size_t orphans;
 };
+
+/* Keeps a rare path out of the hot caller, so that the caller saves fewer
+ * registers (the poller's wait runs once per event loop turn). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PS__COLD __attribute__((noinline, cold))
+#else
+#define PS__COLD
+#endif
 
 /* Backend (per platform, in its poller file): the mechanism for `flags`
  * (PS_POLLER_POLL), or NULL if none. */

@@ -1,5 +1,6 @@
-/* Poller: argument checks, the registration list, handle back-pointers and
- * the deadline of a wait; the mechanism (epoll, poll, AFD) does the rest. */
+/* Poller: argument checks, handle back-pointers, the count of registered
+ * handles and the deadline of a wait; the mechanism (epoll, poll, AFD) does
+ * the rest. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -13,19 +14,18 @@ void ps__handle_init(ps__handle *h, ps__sock_t s)
     h->user = NULL;
     h->events = 0;
     h->reg = NULL;
-    h->prev = h->next = NULL;
 }
 
-static void ps__poller_unlink(ps_poller *p, ps__handle *h)
+/* The handle leaves poller `p`: unwatched if `p` is open; if `p` was
+ * closed, one reference fewer to its closed marker (the last frees it). */
+static void ps__poller_leave(ps_poller *p, ps__handle *h)
 {
-    p->ops->remove(p, h);
-    if (h->prev)
-        h->prev->next = h->next;
-    else
-        p->handles = h->next;
-    if (h->next)
-        h->next->prev = h->prev;
-    h->prev = h->next = NULL;
+    if (p->impl) {
+        p->ops->remove(p, h);
+        p->registered--;
+    } else if (atomic_fetch_sub(&p->orphans, 1) == 1) {
+        free(p);
+    }
     h->poller = NULL;
     h->reg = NULL;
 }
@@ -33,7 +33,7 @@ static void ps__poller_unlink(ps_poller *p, ps__handle *h)
 void ps__handle_detach(ps__handle *h)
 {
     if (h->poller)
-        ps__poller_unlink(h->poller, h);
+        ps__poller_leave(h->poller, h);
 }
 
 int ps_poller_create(ps_poller **out, unsigned flags)
@@ -51,7 +51,8 @@ int ps_poller_create(ps_poller **out, unsigned flags)
         return ps__fail(PS_ENOMEM);
     p->ops = ops;
     p->impl = NULL;
-    p->handles = NULL;
+    p->registered = 0;
+    atomic_init(&p->orphans, 0);
     rc = ops->open(p);
     if (rc != PS_OK) {
         free(p);
@@ -71,8 +72,11 @@ static int ps__poller_add(ps_poller *p, ps__handle *h, unsigned events,
 {
     if (!p || (events & ~(unsigned)PS__POLL_REQUESTABLE))
         return ps__fail(PS_EINVAL);
-    if (h->poller)
-        return ps__fail(PS_EINVAL); /* already registered (here or elsewhere) */
+    if (h->poller) {
+        if (h->poller->impl)
+            return ps__fail(PS_EINVAL); /* registered (here or elsewhere) */
+        ps__poller_leave(h->poller, h); /* its poller was closed */
+    }
     h->user = user;
     h->events = events;
     h->reg = NULL;
@@ -80,11 +84,7 @@ static int ps__poller_add(ps_poller *p, ps__handle *h, unsigned events,
     if (rc != PS_OK)
         return rc;
     h->poller = p;
-    h->prev = NULL;
-    h->next = p->handles;
-    if (p->handles)
-        p->handles->prev = h;
-    p->handles = h;
+    p->registered++;
     return PS_OK;
 }
 
@@ -109,7 +109,7 @@ static int ps__poller_remove(ps_poller *p, ps__handle *h)
 {
     if (!p || h->poller != p)
         return ps__fail(PS_EINVAL);
-    ps__poller_unlink(p, h);
+    ps__poller_leave(p, h);
     return PS_OK;
 }
 
@@ -166,26 +166,69 @@ int ps_poller_remove_dgram(ps_poller *p, ps_dgram *d)
     return d ? ps__poller_remove(p, &d->h) : ps__fail(PS_EINVAL);
 }
 
+/* Wait until deadline `dl` (not NOWAIT), on the clock: the waits of a
+ * mechanism with early timeouts, and any wait once interrupted. */
+static PS__COLD int ps__poller_wait_until(ps_poller *p, ps_event *events,
+                                          size_t max, size_t *n,
+                                          ps__deadline dl)
+{
+    for (;;) {
+        int left = ps__deadline_left_ms(dl);
+        if (left == 0) {
+            *n = 0;
+            return PS_OK;
+        }
+        int rc = p->ops->wait(p, events, max, n, left);
+        if (rc != PS_ETIMEDOUT && rc != PS__EINTR) {
+            if (rc != PS_OK)
+                *n = 0;
+            return rc; /* events, a wake-up (n == 0), or an error */
+        }
+    }
+}
+
+/* A first wait of `timeout_ms` ended with `rc`, neither events nor a
+ * wake-up. */
+static PS__COLD int ps__poller_wait_more(ps_poller *p, ps_event *events,
+                                         size_t max, size_t *n,
+                                         int timeout_ms, int rc)
+{
+    *n = 0;
+    if (rc != PS_ETIMEDOUT && rc != PS__EINTR)
+        return rc;
+    if (timeout_ms == 0 || (rc == PS_ETIMEDOUT && !p->ops->early_timeouts))
+        return PS_OK;
+    ps__deadline dl;
+    (void)ps__deadline_make(timeout_ms, &dl); /* valid: checked before */
+    return ps__poller_wait_until(p, events, max, n, dl);
+}
+
+static PS__COLD int ps__poller_wait_invalid(size_t *n)
+{
+    if (n)
+        *n = 0;
+    return ps__fail(PS_EINVAL);
+}
+
+/* The first wait gets `timeout_ms` itself and the clock is read only if it
+ * ends early: a wait that ends with events, a wake-up or a full timeout
+ * costs no clock reads. The price: when a signal interrupts a wait, the
+ * time it had waited is not known, so the whole timeout counts again from
+ * that moment (later waits keep that deadline). Such a wait never ends
+ * early and lasts at most about twice `timeout_ms`. Mechanisms whose own
+ * timeouts may end early (ops->early_timeouts) read the clock first. */
 int ps_poller_wait(ps_poller *p, ps_event *events, size_t max, size_t *n,
                    int timeout_ms)
 {
-    ps__deadline dl;
-    if (n)
-        *n = 0;
-    if (!p || !events || max == 0 || !n)
-        return ps__fail(PS_EINVAL);
-    int rc = ps__deadline_make(timeout_ms, &dl);
-    if (rc != PS_OK)
-        return rc;
-    for (;;) {
-        rc = p->ops->wait(p, events, max, n, ps__deadline_left_ms(dl));
-        /* A timed-out or interrupted wait goes round again until the clock,
-         * not the mechanism, says the deadline has passed. */
-        if (rc != PS_ETIMEDOUT && rc != PS__EINTR)
-            return rc; /* events, a wake-up (n == 0), or an error */
-        if (ps__deadline_left_ms(dl) == 0)
-            return PS_OK;
-    }
+    if (!p || !events || max == 0 || !n || timeout_ms < PS_FOREVER)
+        return ps__poller_wait_invalid(n);
+    if (timeout_ms > 0 && p->ops->early_timeouts)
+        return ps__poller_wait_until(p, events, max, n,
+                                     ps__now_us() + (int64_t)timeout_ms * 1000);
+    int rc = p->ops->wait(p, events, max, n, timeout_ms);
+    if (rc == PS_OK)
+        return PS_OK;
+    return ps__poller_wait_more(p, events, max, n, timeout_ms, rc);
 }
 
 int ps_poller_wake(ps_poller *p)
@@ -199,9 +242,14 @@ int ps_poller_close(ps_poller *p)
 {
     if (!p)
         return ps__fail(PS_EINVAL);
-    while (p->handles)
-        ps__poller_unlink(p, p->handles);
     p->ops->close(p);
-    free(p);
+    p->impl = NULL;
+    if (p->registered == 0) {
+        free(p);
+        return PS_OK;
+    }
+    /* Handles still registered point here: keep the struct as a closed
+     * marker until the last of them leaves it (ps__poller_leave). */
+    atomic_store(&p->orphans, p->registered);
     return PS_OK;
 }

@@ -897,24 +897,56 @@ static void test_close_other_in_batch(void **state)
 /* More ready handles than `max`: the rest come in the next calls. */
 #define MANY 5
 
-static void fewer_slots(unsigned flags, size_t max, int calls)
-{
-    ps_poller *p = open_poller(flags, "max < ready");
+/* Fixture: MANY connection pairs whose b side is registered for reading
+ * in `p` with user &tag[i], each with a byte waiting, all reported once. */
+struct ready_set {
     ps_listener *l;
     ps_conn *a[MANY], *b[MANY];
     int tag[MANY];
-    ps_test_listen(&l, PS_AF_INET, NULL);
+};
+
+static void ready_set_open(ps_poller *p, struct ready_set *rs)
+{
+    ps_test_listen(&rs->l, PS_AF_INET, NULL);
     for (int i = 0; i < MANY; i++) {
-        ps_test_connect_pair(l, &a[i], &b[i]);
-        assert_int_equal(ps_poller_add(p, b[i], PS_READABLE, &tag[i]), PS_OK);
-        send_byte(a[i], 'r');
+        ps_test_connect_pair(rs->l, &rs->a[i], &rs->b[i]);
+        assert_int_equal(
+            ps_poller_add(p, rs->b[i], PS_READABLE, &rs->tag[i]), PS_OK);
+        send_byte(rs->a[i], 'r');
     }
     ps_event ev[MANY + 3];
     size_t n = 0;
     for (int k = 0; k < 50 && n < MANY; k++)
         assert_int_equal(ps_poller_wait(p, ev, MANY + 3, &n, 100), PS_OK);
     assert_int_equal(n, MANY);
+}
 
+/* The index of the ready_set handle that `user` names; fails on others. */
+static int ready_set_id(const struct ready_set *rs, const void *user)
+{
+    for (int i = 0; i < MANY; i++)
+        if (user == &rs->tag[i])
+            return i;
+    fail_msg("a stray user pointer %p", user);
+    return -1;
+}
+
+static void ready_set_close(struct ready_set *rs)
+{
+    for (int i = 0; i < MANY; i++) {
+        ps_close(rs->a[i]);
+        ps_close(rs->b[i]);
+    }
+    ps_listener_close(rs->l);
+}
+
+static void fewer_slots(unsigned flags, size_t max, int calls)
+{
+    ps_poller *p = open_poller(flags, "max < ready");
+    struct ready_set rs;
+    ready_set_open(p, &rs);
+    ps_event ev[MANY + 3];
+    size_t n = 0;
     int seen[MANY] = {0};
     int nseen = 0;
     for (int call = 0; call < calls; call++) {
@@ -923,8 +955,7 @@ static void fewer_slots(unsigned flags, size_t max, int calls)
         assert_int_equal(n, max);
         assert_null(ev[max].user);
         for (size_t i = 0; i < n; i++) {
-            int id = (int)((int *)ev[i].user - tag);
-            assert_true(id >= 0 && id < MANY);
+            int id = ready_set_id(&rs, ev[i].user);
             assert_true(ev[i].events & PS_READABLE);
             if (!seen[id]++)
                 nseen++;
@@ -934,11 +965,7 @@ static void fewer_slots(unsigned flags, size_t max, int calls)
         fail_msg("max %lu: %d of %d ready handles seen in %d calls",
                  (unsigned long)max, nseen, MANY, calls);
     assert_int_equal(ps_poller_close(p), PS_OK);
-    for (int i = 0; i < MANY; i++) {
-        ps_close(a[i]);
-        ps_close(b[i]);
-    }
-    ps_listener_close(l);
+    ready_set_close(&rs);
 }
 
 static void test_max_smaller_than_ready(void **state)
@@ -947,6 +974,59 @@ static void test_max_smaller_than_ready(void **state)
     for (size_t f = 0; f < NFLAGS; f++) {
         fewer_slots(poller_flags[f], 2, 3);
         fewer_slots(poller_flags[f], 1, MANY);
+    }
+}
+
+/* A wake-up in the same wait as ready handles: only the handles are
+ * reported, and the wake-up is used up. */
+static void wake_among_events(unsigned flags, size_t max)
+{
+    ps_poller *p = open_poller(flags, "wake among events");
+    struct ready_set rs;
+    ready_set_open(p, &rs);
+    ps_event ev[MANY + 3];
+    size_t n = 0;
+    int seen[MANY] = {0};
+    assert_int_equal(ps_poller_wake(p), PS_OK);
+    for (int call = 0; call < MANY + 1; call++) {
+        ev[max].user = NULL; /* a guard: never written past max */
+        assert_int_equal(ps_poller_wait(p, ev, max, &n, SETTLE_MS), PS_OK);
+        assert_true(n <= max);
+        assert_null(ev[max].user);
+        for (size_t i = 0; i < n; i++) {
+            seen[ready_set_id(&rs, ev[i].user)] = 1;
+            assert_int_equal(ev[i].events & (PS_READABLE | PS_WRITABLE),
+                             PS_READABLE);
+        }
+    }
+    for (int i = 0; i < MANY; i++)
+        if (!seen[i])
+            fail_msg("max %lu: handle %d never reported", (unsigned long)max,
+                     i);
+
+    /* Without handles, the wake-up is used up (or still pending, if no
+     * wait took it, when max was small): either way once only. */
+    for (int i = 0; i < MANY; i++)
+        assert_int_equal(ps_poller_remove(p, rs.b[i]), PS_OK);
+    assert_int_equal(ps_poller_wait(p, ev, max, &n, 0), PS_OK);
+    assert_int_equal(n, 0);
+    double t0 = ps_test_now_ms();
+    assert_int_equal(ps_poller_wait(p, ev, max, &n, QUIET_MS), PS_OK);
+    double el = ps_test_now_ms() - t0;
+    assert_int_equal(n, 0);
+    if (el < QUIET_MS - 0.05)
+        fail_msg("max %lu: a wake-up ended a wait twice (%.1f ms)",
+                 (unsigned long)max, el);
+    assert_int_equal(ps_poller_close(p), PS_OK);
+    ready_set_close(&rs);
+}
+
+static void test_wake_among_events(void **state)
+{
+    (void)state;
+    for (size_t f = 0; f < NFLAGS; f++) {
+        wake_among_events(poller_flags[f], MANY + 2);
+        wake_among_events(poller_flags[f], 2);
     }
 }
 
@@ -1197,6 +1277,76 @@ static void test_close_orders(void **state)
     }
 }
 
+/* Handles left in a closed poller: each may be closed, from any thread, or
+ * join another poller; the closed poller's memory goes with the last of
+ * them (ASan's leak check sees it otherwise). */
+#define ORPHANS 8
+
+struct orphan_closer {
+    ps_conn **conns;
+    int count;
+    atomic_int failures;
+};
+
+static void orphan_closer_main(void *arg)
+{
+    struct orphan_closer *oc = arg;
+    for (int i = 0; i < oc->count; i++)
+        if (ps_close(oc->conns[i]) != PS_OK)
+            atomic_fetch_add(&oc->failures, 1);
+}
+
+static void test_close_poller_first(void **state)
+{
+    (void)state;
+    for (size_t f = 0; f < NFLAGS; f++) {
+        ps_poller *p = open_poller(poller_flags[f], "handles outlive poller");
+        ps_listener *l;
+        ps_conn *a[ORPHANS], *b[ORPHANS];
+        int tag[ORPHANS];
+        ps_test_listen(&l, PS_AF_INET, NULL);
+        for (int i = 0; i < ORPHANS; i++) {
+            ps_test_connect_pair(l, &a[i], &b[i]);
+            assert_int_equal(ps_poller_add(p, b[i], PS_READABLE, &tag[i]),
+                             PS_OK);
+            assert_int_equal(ps_poller_add(p, a[i], PS_WRITABLE, &tag[i]),
+                             PS_OK);
+        }
+        assert_int_equal(ps_poller_add(p, l, PS_READABLE, &tag[0]), PS_OK);
+        send_byte(a[0], 'o');
+        assert_true(wait_for(p, &tag[0], SETTLE_MS));
+        assert_int_equal(ps_poller_close(p), PS_OK);
+
+        /* Two threads close the a[] side at once. */
+        struct orphan_closer oc[2] = {{a, ORPHANS / 2, 0},
+                                      {a + ORPHANS / 2, ORPHANS / 2, 0}};
+        ps_test_thread *t[2];
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(ps_test_thread_start(&t[k], orphan_closer_main,
+                                                  &oc[k]),
+                             0);
+        for (int k = 0; k < 2; k++)
+            ps_test_thread_join(t[k]);
+        assert_int_equal(atomic_load(&oc[0].failures) +
+                             atomic_load(&oc[1].failures),
+                         0);
+
+        /* One b joins a new poller and reports the peer's close there. */
+        ps_poller *p2 = open_poller(poller_flags[f], "orphan re-added");
+        assert_int_equal(ps_poller_add(p2, b[1], PS_READABLE, &tag[1]), PS_OK);
+        assert_int_equal(ps_poller_add(p2, b[1], PS_READABLE, &tag[1]),
+                         PS_EINVAL);
+        assert_true(wait_for(p2, &tag[1], SETTLE_MS) &
+                    (PS_READABLE | PS_HANGUP));
+        for (int i = 0; i < ORPHANS; i++)
+            assert_int_equal(ps_close(b[i]), PS_OK);
+        expect_quiet(p2, QUIET_MS);
+        assert_int_equal(ps_poller_close(p2), PS_OK);
+        /* The listener is the last one left pointing at the closed poller. */
+        assert_int_equal(ps_listener_close(l), PS_OK);
+    }
+}
+
 /* ======================================================================
  * Level-triggered
  * ====================================================================== */
@@ -1361,8 +1511,10 @@ int main(void)
         cmocka_unit_test(test_modify_remove),
         cmocka_unit_test(test_max_smaller_than_ready),
         cmocka_unit_test(test_close_other_in_batch),
+        cmocka_unit_test(test_wake_among_events),
         cmocka_unit_test(test_add_twice),
         cmocka_unit_test(test_close_orders),
+        cmocka_unit_test(test_close_poller_first),
         cmocka_unit_test(test_descriptor_reuse),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_peer_close),

@@ -1,6 +1,7 @@
 /* Poller mechanism: poll(2), for any POSIX system (and on Linux on request,
  * so that it is tested here). Registrations live in two parallel arrays
- * that grow at add time only; slot 0 is the wake-up pipe. A removed slot is
+ * (the pollfds, and each slot's handle and user pointer, so that a wait
+ * reads no handle) that grow at add time only; slot 0 is the wake-up pipe. A removed slot is
  * filled by the last one, so poll() always sees a dense array. Reporting
  * starts where the previous call stopped, so a small `max` cannot starve
  * the handles at the end. */
@@ -11,9 +12,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+typedef struct ps__pollslot {
+    ps__handle *h; /* watches the pollfd of the same index */
+    void *user;    /* h->user */
+} ps__pollslot;
+
 typedef struct ps__pollset {
     struct pollfd *fds;
-    ps__handle **handles; /* handles[i] watches fds[i]; [0] is unused */
+    ps__pollslot *slots; /* slots[i] is fds[i]'s; [0] is unused */
     size_t count, cap;
     size_t next; /* where the next report starts */
     int wake_rd, wake_wr;
@@ -49,17 +55,17 @@ static int ps__pollset_open(ps_poller *p)
     int pipefd[2];
     s->cap = 16;
     s->fds = malloc(s->cap * sizeof *s->fds);
-    s->handles = malloc(s->cap * sizeof *s->handles);
-    if (!s->fds || !s->handles) {
+    s->slots = malloc(s->cap * sizeof *s->slots);
+    if (!s->fds || !s->slots) {
         free(s->fds);
-        free(s->handles);
+        free(s->slots);
         free(s);
         return ps__fail(PS_ENOMEM);
     }
     if (ps__pipe_cloexec_nonblock(pipefd) != 0) {
         int err = errno;
         free(s->fds);
-        free(s->handles);
+        free(s->slots);
         free(s);
         return ps__os_fail(err);
     }
@@ -67,7 +73,8 @@ static int ps__pollset_open(ps_poller *p)
     s->wake_wr = pipefd[1];
     s->fds[0].fd = s->wake_rd;
     s->fds[0].events = POLLIN;
-    s->handles[0] = NULL;
+    s->slots[0].h = NULL;
+    s->slots[0].user = NULL;
     s->count = 1;
     s->next = 1;
     atomic_init(&s->wake_pending, 0);
@@ -81,7 +88,7 @@ static void ps__pollset_close(ps_poller *p)
     close(s->wake_rd);
     close(s->wake_wr);
     free(s->fds);
-    free(s->handles);
+    free(s->slots);
     free(s);
 }
 
@@ -100,17 +107,18 @@ static int ps__pollset_add(ps_poller *p, ps__handle *h, unsigned events)
         if (!fds)
             return ps__fail(PS_ENOMEM);
         s->fds = fds;
-        ps__handle **hs = realloc(s->handles, cap * sizeof *hs);
-        if (!hs)
+        ps__pollslot *slots = realloc(s->slots, cap * sizeof *slots);
+        if (!slots)
             return ps__fail(PS_ENOMEM);
-        s->handles = hs;
+        s->slots = slots;
         s->cap = cap;
     }
     size_t i = s->count++;
     s->fds[i].fd = h->sock;
     s->fds[i].events = ps__poll_mask(events);
     s->fds[i].revents = 0;
-    s->handles[i] = h;
+    s->slots[i].h = h;
+    s->slots[i].user = h->user;
     h->reg = (void *)(uintptr_t)i;
     return PS_OK;
 }
@@ -118,7 +126,9 @@ static int ps__pollset_add(ps_poller *p, ps__handle *h, unsigned events)
 static int ps__pollset_modify(ps_poller *p, ps__handle *h, unsigned events)
 {
     ps__pollset *s = p->impl;
-    s->fds[ps__slot(h)].events = ps__poll_mask(events);
+    size_t i = ps__slot(h);
+    s->fds[i].events = ps__poll_mask(events);
+    s->slots[i].user = h->user;
     return PS_OK;
 }
 
@@ -128,8 +138,8 @@ static void ps__pollset_remove(ps_poller *p, ps__handle *h)
     size_t i = ps__slot(h), last = s->count - 1;
     if (i != last) {
         s->fds[i] = s->fds[last];
-        s->handles[i] = s->handles[last];
-        s->handles[i]->reg = (void *)(uintptr_t)i;
+        s->slots[i] = s->slots[last];
+        s->slots[i].h->reg = (void *)(uintptr_t)i;
     }
     s->count--;
     if (s->next >= s->count)
@@ -152,30 +162,25 @@ static int ps__pollset_wait(ps_poller *p, ps_event *events, size_t max,
         }
         ready--;
     }
-    size_t out = 0, regs = s->count - 1, start = s->next;
-    for (size_t k = 0; k < regs && out < max && ready > 0; k++) {
-        size_t i = 1 + (start - 1 + k) % regs;
+    /* poll() reports only the events asked for plus POLLHUP, POLLERR and
+     * POLLNVAL (POSIX), so nothing needs filtering. Slots are scanned from
+     * s->next to the end, then from 1. */
+    size_t out = 0, i = s->next, count = s->count;
+    for (size_t k = 1; k < count && out < max && ready > 0; k++) {
         short re = s->fds[i].revents;
+        size_t slot = i;
+        i = i + 1 < count ? i + 1 : 1;
         if (!re)
             continue;
         ready--;
-        ps__handle *h = s->handles[i];
-        unsigned bits = 0;
-        if (re & POLLIN)
-            bits |= PS_READABLE;
-        if (re & POLLOUT)
-            bits |= PS_WRITABLE;
-        if (re & POLLHUP)
-            bits |= PS_HANGUP;
-        if (re & (POLLERR | POLLNVAL))
-            bits |= PS_ERROR;
-        bits &= h->events | PS_HANGUP | PS_ERROR;
-        if (bits) {
-            events[out].user = h->user;
-            events[out].events = bits;
-            out++;
-        }
-        s->next = i + 1 < s->count ? i + 1 : 1;
+        events[out].user = s->slots[slot].user;
+        events[out].events =
+            ((re & POLLIN) ? PS_READABLE : 0u) |
+            ((re & POLLOUT) ? PS_WRITABLE : 0u) |
+            ((re & POLLHUP) ? PS_HANGUP : 0u) |
+            ((re & (POLLERR | POLLNVAL)) ? PS_ERROR : 0u);
+        out++;
+        s->next = i;
     }
     *n = out;
     return PS_OK;
@@ -194,8 +199,16 @@ static int ps__pollset_wake(ps_poller *p)
     return PS_OK;
 }
 
+/* poll() returns 0 only once its timeout has passed (POSIX: it waits at
+ * least the timeout). */
 const ps__poller_ops ps__poller_poll_ops = {
-    "poll",             ps__pollset_open,   ps__pollset_close,
-    ps__pollset_add,    ps__pollset_modify, ps__pollset_remove,
-    ps__pollset_wait,   ps__pollset_wake,
+    .name = "poll",
+    .early_timeouts = 0,
+    .open = ps__pollset_open,
+    .close = ps__pollset_close,
+    .add = ps__pollset_add,
+    .modify = ps__pollset_modify,
+    .remove = ps__pollset_remove,
+    .wait = ps__pollset_wait,
+    .wake = ps__pollset_wake,
 };

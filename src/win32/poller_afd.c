@@ -377,9 +377,14 @@ static void ps__afd_close(ps_poller *p)
     ps__afd *a = p->impl;
     if (!a)
         return;
-    /* Every handle was removed: what is left are detached registrations
-     * whose cancelled polls have not been dequeued yet. Cancel everything
-     * on the device handle and collect them, for a bounded time. */
+    /* Handles may still be registered; they are left alone (the common code
+     * never reads their `reg` again). Every registration without an
+     * outstanding poll is on the update list: free those now. The others,
+     * live or detached, come back once their polls are cancelled: cancel
+     * everything on the device handle and collect them, for a bounded
+     * time. */
+    while (a->updates)
+        ps__afd_free(a, a->updates);
     if (a->alive > 0) {
         IO_STATUS_BLOCK cio;
         (void)ps__NtCancelIoFileEx(a->afd, NULL, &cio);
@@ -400,8 +405,7 @@ static void ps__afd_close(ps_poller *p)
             if (!r)
                 continue; /* a wake-up */
             r->pending = 0;
-            if (!r->h)
-                ps__afd_free(a, r);
+            ps__afd_free(a, r);
         }
     }
     /* A poll that never came back still owns its IO_STATUS_BLOCK: its
@@ -629,6 +633,17 @@ static int ps__afd_wake(ps_poller *p)
     return PS_OK;
 }
 
+/* GetQueuedCompletionStatusEx may end up to a timer tick early, and a wait
+ * that collected only stale polls ends early too: the common code keeps
+ * the deadline on the clock. */
 const ps__poller_ops ps__poller_afd_ops = {
-    "afd",          ps__afd_open,   ps__afd_close, ps__afd_add,
-    ps__afd_modify, ps__afd_remove, ps__afd_wait,  ps__afd_wake};
+    .name = "afd",
+    .early_timeouts = 1,
+    .open = ps__afd_open,
+    .close = ps__afd_close,
+    .add = ps__afd_add,
+    .modify = ps__afd_modify,
+    .remove = ps__afd_remove,
+    .wait = ps__afd_wait,
+    .wake = ps__afd_wake,
+};
