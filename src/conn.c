@@ -266,9 +266,14 @@ static int ps__transfer(ps_conn *c, int sending, const ps_iovec *v, size_t n,
             return PS_OK;
         if (rc == PS__EINTR)
             continue;
-        if (rc == PS_EWOULDBLOCK)
+        if (rc == PS_EWOULDBLOCK) {
+            /* A would-block may be a wait that ps_shutdown cancelled (the
+             * Windows backend's overlapped receive): the flag says so. */
+            if (atomic_load(&c->shut) & (sending ? PS_SHUT_WR : PS_SHUT_RD))
+                return ps__io_error(c, sending, rc);
             rc = ps__wait_until(c->h.sock,
                                 sending ? PS__WAIT_WRITE : PS__WAIT_READ, dl);
+        }
         if (rc != PS_OK)
             return ps__io_error(c, sending, rc);
     }

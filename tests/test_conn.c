@@ -98,6 +98,64 @@ static void test_abort_resets_peer(void **state)
     ps_listener_close(l);
 }
 
+/* A receive that waits without deadline, in another thread, so that the
+ * peer's close or reset arrives while it is blocked. */
+typedef struct blocked_recv {
+    ps_conn *c;
+    int rc;
+    size_t got;
+} blocked_recv;
+
+static void blocked_recv_run(void *arg)
+{
+    blocked_recv *r = arg;
+    char buf[8];
+    r->rc = ps_recv(r->c, buf, sizeof buf, &r->got, PS_FOREVER);
+}
+
+/* The peer's `end` (ps_abort or ps_close) seen by a receive without
+ * deadline that is already waiting, and by one that starts afterwards:
+ * the Windows backend receives these with an overlapped call, and both
+ * must tell a reset from an end of stream. */
+static void end_seen_by_waiting_recv(int (*end)(ps_conn *), int expected)
+{
+    ps_listener *l;
+    ps_conn *a, *b;
+    pair_up(&l, &a, &b);
+    blocked_recv r = {b, 12345, 99};
+    ps_test_thread *t;
+    assert_int_equal(ps_test_thread_start(&t, blocked_recv_run, &r), 0);
+    ps_test_sleep_ms(200); /* let it block */
+    assert_int_equal(end(a), PS_OK);
+    ps_test_thread_join(t);
+    assert_string_equal(ps_errname(r.rc), ps_errname(expected));
+    assert_int_equal(r.got, 0);
+    ps_close(b);
+
+    ps_test_connect_pair(l, &a, &b);
+    assert_int_equal(end(a), PS_OK);
+    ps_test_sleep_ms(100); /* let it arrive before the receive starts */
+    char buf[8];
+    size_t got = 99;
+    int rc = ps_recv(b, buf, sizeof buf, &got, PS_FOREVER);
+    assert_string_equal(ps_errname(rc), ps_errname(expected));
+    assert_int_equal(got, 0);
+    ps_close(b);
+    ps_listener_close(l);
+}
+
+static void test_abort_resets_waiting_peer(void **state)
+{
+    (void)state;
+    end_seen_by_waiting_recv(ps_abort, PS_ECONNRESET);
+}
+
+static void test_close_ends_waiting_peer(void **state)
+{
+    (void)state;
+    end_seen_by_waiting_recv(ps_close, PS_ECLOSED);
+}
+
 static void test_half_close(void **state)
 {
     (void)state;
@@ -302,6 +360,8 @@ int main(void)
         cmocka_unit_test(test_peer_close_is_closed),
         cmocka_unit_test(test_recv_exact_meets_end_of_stream),
         cmocka_unit_test(test_abort_resets_peer),
+        cmocka_unit_test(test_abort_resets_waiting_peer),
+        cmocka_unit_test(test_close_ends_waiting_peer),
         cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_bulk_64mib),
         cmocka_unit_test(test_send_all_cut_by_deadline),

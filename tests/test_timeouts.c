@@ -32,6 +32,39 @@ static void test_accept_timeout(void **state)
     ps_listener_close(l);
 }
 
+/* Connections made and accepted without deadline still honour every
+ * later timeout (the Windows backend connects those in blocking mode and
+ * switches the socket afterwards; accepted sockets take the listener's
+ * mode). */
+static void test_timeouts_after_calls_without_deadline(void **state)
+{
+    (void)state;
+    ps_listener *l;
+    ps_addr bound;
+    ps_test_listen(&l, PS_AF_INET, &bound);
+    ps_conn *a, *b;
+    assert_int_equal(ps_connect(&a, &bound, PS_FOREVER), PS_OK);
+    assert_int_equal(ps_accept(l, &b, NULL, PS_FOREVER), PS_OK);
+    char buf[4];
+    size_t got = 99;
+    assert_int_equal(ps_recv(a, buf, sizeof buf, &got, 0), PS_EWOULDBLOCK);
+    assert_int_equal(ps_recv(b, buf, sizeof buf, &got, 0), PS_EWOULDBLOCK);
+    double t0 = ps_test_now_ms();
+    assert_int_equal(ps_recv(a, buf, sizeof buf, &got, 100), PS_ETIMEDOUT);
+    assert_waited(t0, 100);
+    assert_int_equal(got, 0);
+    /* and data still flows both ways, waiting without deadline */
+    assert_int_equal(ps_send_all(a, "ping", 4, NULL, PS_FOREVER), PS_OK);
+    assert_int_equal(ps_recv_exact(b, buf, 4, &got, PS_FOREVER), PS_OK);
+    assert_memory_equal(buf, "ping", 4);
+    assert_int_equal(ps_send_all(b, "pong", 4, NULL, PS_FOREVER), PS_OK);
+    assert_int_equal(ps_recv_exact(a, buf, 4, &got, PS_FOREVER), PS_OK);
+    assert_memory_equal(buf, "pong", 4);
+    ps_close(a);
+    ps_close(b);
+    ps_listener_close(l);
+}
+
 static void test_recv_timeout(void **state)
 {
     (void)state;
@@ -237,6 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept_timeout),
         cmocka_unit_test(test_recv_timeout),
+        cmocka_unit_test(test_timeouts_after_calls_without_deadline),
         cmocka_unit_test(test_send_timeout_when_full),
         cmocka_unit_test(test_connect_timeout_backlog_full),
         cmocka_unit_test(test_zero_timeout_succeeds_when_ready),

@@ -1,22 +1,36 @@
 /* Winsock connections: connect, one send / receive, shutdown, options.
- * Connection sockets are always non-blocking (see socket.c): `nonblocking`
- * and `may_block` change nothing here, the common code waits with
- * ps__sock_wait when a call returns PS_EWOULDBLOCK. */
+ * Connection sockets are non-blocking once connected (see socket.c). Two
+ * calls that wait forever avoid the try / select / try sequence (three
+ * Winsock calls, each a wineserver round trip under Wine, where a raw
+ * blocking call makes one):
+ * - a connect without deadline (`nonblocking` 0) runs on a blocking socket
+ *   and makes it non-blocking once connected: nobody can wake it, since no
+ *   handle exists until it returns;
+ * - a receive that may block (`may_block`) is one overlapped WSARecv and,
+ *   if that pends, one wait for it (ps__conn_recv_overlapped).
+ * Everything else returns PS_EWOULDBLOCK and the common code waits with
+ * ps__sock_wait. */
 #include "internal.h"
 
 #include <limits.h>
 #include <mstcpip.h>
+#include <string.h>
 
 int ps__conn_connect(ps__sock_t s, const ps_addr *addr, int nonblocking)
 {
-    (void)nonblocking;
     struct sockaddr_storage ss;
     ps__socklen_t len;
     int rc = ps__addr_to_native(addr, &ss, &len);
     if (rc != PS_OK)
         return rc;
-    if (connect(s, (const struct sockaddr *)&ss, len) == 0)
+    if (connect(s, (const struct sockaddr *)&ss, len) == 0) {
+        if (nonblocking)
+            return PS_OK;
+        u_long on = 1; /* connected: from now on as every connection */
+        if (ioctlsocket(s, FIONBIO, &on) != 0)
+            return ps__os_fail(WSAGetLastError());
         return PS_OK;
+    }
     int err = WSAGetLastError();
     if (err == WSAEWOULDBLOCK) {
         ps__os_fail(err); /* for diagnostics if the caller stops here */
@@ -88,10 +102,121 @@ static int ps__conn_end_of_stream(ps__sock_t s)
     return ps__fail(PS_ECLOSED);
 }
 
+/* ---- receiving with a wait ----------------------------------------------
+ * An overlapped WSARecv on a non-blocking socket completes at once when
+ * data is there and otherwise pends (overlapped semantics prevail over
+ * FIONBIO; libuv relies on the same), so a receive that may block costs
+ * one call plus, if it pends, one wait: what a raw blocking recv costs.
+ * Measured under Wine 8.0: it pends without data, completes at once with
+ * data; CancelIoEx from another thread (ps__conn_shutdown) ends it with
+ * WSA_OPERATION_ABORTED and leaves the connection usable; started after
+ * shutdown(SD_RECEIVE) it fails at once with WSAESHUTDOWN; a peer's reset
+ * reads as 0 bytes (checked by ps__conn_end_of_stream as before).
+ *
+ * The wait needs an event. One per thread, made on first use and closed
+ * when the thread ends by the fiber-local-storage callback, costs nothing
+ * per call and nothing per connection. The low bit set in hEvent keeps the
+ * completion off an I/O completion port the user may have tied the socket
+ * to through ps_conn_native. */
+
+static INIT_ONCE ps__recv_event_once = INIT_ONCE_STATIC_INIT;
+static DWORD ps__recv_event_slot = FLS_OUT_OF_INDEXES;
+
+static void WINAPI ps__recv_event_free(PVOID event)
+{
+    if (event)
+        CloseHandle((HANDLE)event);
+}
+
+static BOOL CALLBACK ps__recv_event_slot_make(PINIT_ONCE once, PVOID param,
+                                              PVOID *ctx)
+{
+    (void)once;
+    (void)param;
+    (void)ctx;
+    ps__recv_event_slot = FlsAlloc(ps__recv_event_free);
+    return TRUE; /* FLS_OUT_OF_INDEXES is remembered: no fast path then */
+}
+
+/* This thread's event, or NULL (then the caller takes the select path). */
+static HANDLE ps__recv_event(void)
+{
+    InitOnceExecuteOnce(&ps__recv_event_once, ps__recv_event_slot_make, NULL,
+                        NULL);
+    if (ps__recv_event_slot == FLS_OUT_OF_INDEXES)
+        return NULL;
+    HANDLE ev = (HANDLE)FlsGetValue(ps__recv_event_slot);
+    if (ev)
+        return ev;
+    ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (ev && !FlsSetValue(ps__recv_event_slot, ev)) {
+        CloseHandle(ev);
+        ev = NULL;
+    }
+    return ev;
+}
+
+void ps__conn_os_unload(void)
+{
+    /* Before the DLL's code goes: no thread may call the callback later. */
+    if (ps__recv_event_slot != FLS_OUT_OF_INDEXES)
+        FlsFree(ps__recv_event_slot);
+}
+
+/* One receive that waits as long as it takes: PS_OK with *n bytes (0 is
+ * end of stream or, if *pended is 0, maybe a reset: see
+ * ps__conn_end_of_stream), PS_EWOULDBLOCK if the wait was cancelled (by a
+ * shutdown: the common code reads the flag; by anything else: it waits and
+ * retries) or no event could be had, or an error. */
+static int ps__conn_recv_overlapped(ps__sock_t s, void *buf, size_t cap,
+                                    DWORD *n, int *pended)
+{
+    HANDLE ev = ps__recv_event();
+    if (!ev)
+        return PS_EWOULDBLOCK;
+    WSAOVERLAPPED ov;
+    memset(&ov, 0, sizeof ov);
+    ov.hEvent = (HANDLE)((ULONG_PTR)ev | 1);
+    WSABUF b;
+    b.buf = (char *)buf;
+    b.len = cap > ULONG_MAX ? ULONG_MAX : (ULONG)cap;
+    DWORD flags = 0;
+    *n = 0;
+    *pended = 0;
+    if (WSARecv(s, &b, 1, n, &flags, &ov, NULL) == 0)
+        return PS_OK;
+    int err = WSAGetLastError();
+    if (err != WSA_IO_PENDING)
+        return ps__os_fail(err);
+    *pended = 1;
+    /* Waits on the event; the buffer and `ov` stay in use until then. */
+    if (WSAGetOverlappedResult(s, &ov, n, TRUE, &flags))
+        return PS_OK;
+    err = WSAGetLastError();
+    if (err == WSA_OPERATION_ABORTED) {
+        ps__os_fail(err); /* for diagnostics */
+        return PS_EWOULDBLOCK;
+    }
+    return ps__os_fail(err);
+}
+
 int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
                   int may_block)
 {
-    (void)may_block;
+    if (may_block) {
+        DWORD n;
+        int pended;
+        int rc = ps__conn_recv_overlapped(s, buf, cap, &n, &pended);
+        if (rc != PS_OK)
+            return rc;
+        /* A receive that was pending when the connection ended reports a
+         * reset as such, also under Wine (tests/test_conn.c checks both
+         * cases): only an immediate 0 needs the zero-byte send. */
+        if (n == 0)
+            return pended ? ps__fail(PS_ECLOSED) : ps__conn_end_of_stream(s);
+        *got = (size_t)n;
+        return PS_OK;
+    }
     int n = recv(s, (char *)buf, cap > INT_MAX ? INT_MAX : (int)cap, 0);
     if (n == SOCKET_ERROR)
         return ps__os_fail(WSAGetLastError());
@@ -171,10 +296,11 @@ int ps__conn_recvv(ps__sock_t s, const ps_iovec *iov, size_t count,
  * WSA_OPERATION_ABORTED within 0.2 ms, and the connection is unharmed
  * (sends and the peer's receives still work). So: shutdown() for the
  * semantics, then CancelIoEx to wake whoever waits on this socket now.
- * ps__sock_wait reports the cancelled select as ready; a woken receiver
- * retries recv, which fails with WSAESHUTDOWN after SD_RECEIVE, and the
- * common code turns that into PS_ECANCELED by the shutdown flag (set
- * before this call); a woken sender just waits again. Our own sockets
+ * ps__sock_wait reports the cancelled select as ready, and a cancelled
+ * overlapped receive returns PS_EWOULDBLOCK; a woken receiver finds the
+ * shutdown flag (set before this call) and reports PS_ECANCELED, or
+ * retries recv, which fails with WSAESHUTDOWN after SD_RECEIVE; a woken
+ * sender just waits again. Our own sockets
  * never have other overlapped I/O pending that a cancel could disturb.
  * A select that STARTS after SD_RECEIVE returns readable at once under
  * Wine, which closes the window between a receiver's WSAEWOULDBLOCK and

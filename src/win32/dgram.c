@@ -47,7 +47,7 @@ int ps__dgram_open(int family, const ps_addr *bind_addr, unsigned flags,
         return ps__fail(PS_EAFNOSUPPORT);
     int af = ps__family_to_native(family);
     SOCKET s;
-    int rc = ps__sock_open(family, SOCK_DGRAM, &s);
+    int rc = ps__sock_open(family, SOCK_DGRAM, 1, &s);
     if (rc != PS_OK)
         return rc;
     rc = ps__dgram_connreset(s, FALSE);

@@ -81,3 +81,19 @@ int64_t ps__now_us(void)
     /* + 1 keeps the result > 0 even for a counter read as 0. */
     return sec * 1000000 + rem * 1000000 / freq + 1;
 }
+
+/* ---- DLL unload ---------------------------------------------------------------
+ * Only a DLL build can be unloaded while the process goes on (FreeLibrary;
+ * `reserved` is NULL then): per-thread state with a callback into this DLL
+ * must be released first. At process exit nothing needs to be done. */
+#if defined(PS_SHARED) && defined(PS_BUILDING)
+BOOL WINAPI DllMain(HINSTANCE dll, DWORD reason, LPVOID reserved);
+
+BOOL WINAPI DllMain(HINSTANCE dll, DWORD reason, LPVOID reserved)
+{
+    (void)dll;
+    if (reason == DLL_PROCESS_DETACH && reserved == NULL)
+        ps__conn_os_unload();
+    return TRUE;
+}
+#endif

@@ -73,11 +73,11 @@ int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer,
         }
         return ps__os_fail(err);
     }
-    /* Windows copies the listener's mode to the accepted socket; set what
-     * a connection needs explicitly so nothing depends on that. */
-    u_long on = 1;
-    if (ioctlsocket(s, FIONBIO, &on) != 0)
-        return ps__fail_close(s, WSAGetLastError());
+    /* The accepted socket has the listener's properties, non-blocking
+     * mode included (every test with timeout 0 on an accepted connection
+     * would hang otherwise), so no FIONBIO call: each is a wineserver round
+     * trip under Wine. Whether it inherits non-inheritability is reported
+     * both ways, so that is set explicitly. */
     if (!SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0))
         return ps__fail_close(s, (int)GetLastError());
     if (peer) {

@@ -18,8 +18,13 @@ typedef SOCKET ps__sock_t;
 typedef int ps__socklen_t;
 #define PS__BAD_SOCK INVALID_SOCKET
 
-/* Shared by the Winsock backend's files (socket.c): a new non-blocking,
- * overlapped, non-inheritable socket of PS_AF_* `family` and SOCK_* `type`. */
-int ps__sock_open(int family, int type, ps__sock_t *out);
+/* Shared by the Winsock backend's files (socket.c): a new overlapped,
+ * non-inheritable socket of PS_AF_* `family` and SOCK_* `type`, in
+ * non-blocking mode if `nonblocking`. */
+int ps__sock_open(int family, int type, int nonblocking, ps__sock_t *out);
+
+/* Before a DLL build is unloaded (init.c's DllMain): release what conn.c
+ * keeps per thread, so that no thread calls into the unloaded code. */
+void ps__conn_os_unload(void);
 
 #endif

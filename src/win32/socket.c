@@ -1,12 +1,13 @@
 /* Winsock sockets: creation, waiting for readiness, addresses.
  *
- * Mode choice: on Windows every socket this backend creates is NON-BLOCKING
- * (FIONBIO = 1) for its whole life, connections and listeners alike, and the
- * `nonblocking` / `may_block` arguments of the contract change nothing.
+ * Mode choice: on Windows every listener, datagram socket and connection
+ * this backend hands out is NON-BLOCKING (FIONBIO = 1) for its whole life.
  * Winsock has no per-call MSG_DONTWAIT, so a blocking socket could not do a
  * timeout-0 call, and a blocking send/recv cannot be woken from another
- * thread (shutdown does not release it). Every wait therefore happens in
- * ps__sock_wait (select), which another thread can interrupt.
+ * thread (shutdown does not release it). Waits happen in ps__sock_wait
+ * (select) or, for a receive without deadline, in an overlapped WSARecv
+ * (conn.c); another thread can interrupt both. The one exception: a
+ * connect without deadline runs in blocking mode (conn.c says why).
  *
  * Sockets are created overlapped (so they can also be used with I/O
  * completion ports by a poller or by the user through ps_*_native) and not
@@ -14,7 +15,7 @@
  */
 #include "internal.h"
 
-int ps__sock_open(int family, int type, ps__sock_t *out)
+int ps__sock_open(int family, int type, int nonblocking, ps__sock_t *out)
 {
     int rc = ps__os_lazy_init();
     if (rc != PS_OK)
@@ -42,7 +43,7 @@ int ps__sock_open(int family, int type, ps__sock_t *out)
         return ps__os_fail(WSAGetLastError());
 
     u_long on = 1;
-    if (ioctlsocket(s, FIONBIO, &on) != 0) {
+    if (nonblocking && ioctlsocket(s, FIONBIO, &on) != 0) {
         int err = WSAGetLastError();
         closesocket(s);
         return ps__os_fail(err);
@@ -53,8 +54,7 @@ int ps__sock_open(int family, int type, ps__sock_t *out)
 
 int ps__sock_open_stream(int family, int nonblocking, ps__sock_t *out)
 {
-    (void)nonblocking; /* always non-blocking on Windows: see above */
-    return ps__sock_open(family, SOCK_STREAM, out);
+    return ps__sock_open(family, SOCK_STREAM, nonblocking, out);
 }
 
 void ps__sock_close(ps__sock_t s)
