@@ -33,15 +33,14 @@
 /* ---- per-handle state (common) ------------------------------------------- */
 
 /* What every handle type starts with: the socket and its poller
- * registration. `poller`, `user`, `events` are kept by the common poller
- * code; `reg` belongs to the poller backend. The poller keeps no list of
- * its handles (16 bytes saved per handle): see struct ps_poller. */
+ * registration, 16 bytes on 64-bit POSIX. The poller keeps no list of its
+ * handles (see struct ps_poller), and the user pointer and events live in
+ * the mechanism (epoll's data, poll's slots, AFD's registration), so a
+ * registration costs the handle nothing more. */
 typedef struct ps__handle {
     ps__sock_t sock;
-    unsigned events;          /* requested PS_READABLE | PS_WRITABLE */
+    uint32_t reg;             /* the poller backend's number for it */
     struct ps_poller *poller; /* the poller it is registered in, or NULL */
-    void *user;               /* the registration's user pointer */
-    void *reg;                /* poller backend's per-handle state */
 } ps__handle;
 
 struct ps_listener {
@@ -78,9 +77,10 @@ void ps__handle_init(ps__handle *h, ps__sock_t s);
 void ps__handle_detach(ps__handle *h);
 
 /* ---- poller (src/poller.c, common; one backend file per mechanism) ------
- * A mechanism supplies these operations; the common code checks arguments,
- * keeps the handle's `poller`/`user`/`events` and the count of registered
- * handles, and retries interrupted waits within the deadline. */
+ * A mechanism supplies these operations and keeps each registration's
+ * events and user pointer; the common code checks arguments, keeps the
+ * handle's `poller` and the count of registered handles, and retries
+ * interrupted waits within the deadline. */
 typedef struct ps__poller_ops {
     const char *name;
     /* Nonzero if a wait may end before its timeout without a signal (a
@@ -95,10 +95,12 @@ typedef struct ps__poller_ops {
      * end with the mechanism, and the handles are not touched (their `reg`
      * is never read again). */
     void (*close)(struct ps_poller *p);
-    /* Watch h->sock for `events` (h->user/h->events are already set). */
-    int (*add)(struct ps_poller *p, ps__handle *h, unsigned events);
-    /* Change the events (h->user/h->events are already updated). */
-    int (*modify)(struct ps_poller *p, ps__handle *h, unsigned events);
+    /* Watch h->sock for `events`, reporting `user`; may set h->reg. */
+    int (*add)(struct ps_poller *p, ps__handle *h, unsigned events,
+               void *user);
+    /* Change the events and user pointer; on failure, nothing changed. */
+    int (*modify)(struct ps_poller *p, ps__handle *h, unsigned events,
+                  void *user);
     /* Stop watching h; no event for it may be reported afterwards. Called
      * before its socket is closed. Must not fail in a way that leaves h
      * watched. */

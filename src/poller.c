@@ -10,10 +10,8 @@
 void ps__handle_init(ps__handle *h, ps__sock_t s)
 {
     h->sock = s;
+    h->reg = 0;
     h->poller = NULL;
-    h->user = NULL;
-    h->events = 0;
-    h->reg = NULL;
 }
 
 /* The handle leaves poller `p`: unwatched if `p` is open; if `p` was
@@ -27,7 +25,6 @@ static void ps__poller_leave(ps_poller *p, ps__handle *h)
         free(p);
     }
     h->poller = NULL;
-    h->reg = NULL;
 }
 
 void ps__handle_detach(ps__handle *h)
@@ -77,10 +74,7 @@ static int ps__poller_add(ps_poller *p, ps__handle *h, unsigned events,
             return ps__fail(PS_EINVAL); /* registered (here or elsewhere) */
         ps__poller_leave(h->poller, h); /* its poller was closed */
     }
-    h->user = user;
-    h->events = events;
-    h->reg = NULL;
-    int rc = p->ops->add(p, h, events);
+    int rc = p->ops->add(p, h, events, user);
     if (rc != PS_OK)
         return rc;
     h->poller = p;
@@ -93,16 +87,7 @@ static int ps__poller_modify(ps_poller *p, ps__handle *h, unsigned events,
 {
     if (!p || h->poller != p || (events & ~(unsigned)PS__POLL_REQUESTABLE))
         return ps__fail(PS_EINVAL);
-    void *old_user = h->user;
-    unsigned old_events = h->events;
-    h->user = user;
-    h->events = events;
-    int rc = p->ops->modify(p, h, events);
-    if (rc != PS_OK) {
-        h->user = old_user;
-        h->events = old_events;
-    }
-    return rc;
+    return p->ops->modify(p, h, events, user);
 }
 
 static int ps__poller_remove(ps_poller *p, ps__handle *h)

@@ -91,25 +91,28 @@ static void ps__epoll_close(ps_poller *p)
     free(e);
 }
 
-static int ps__epoll_ctl(ps_poller *p, int op, ps__handle *h, unsigned events)
+static int ps__epoll_ctl(ps_poller *p, int op, ps__handle *h, unsigned events,
+                         void *user)
 {
     ps__epoll *e = p->impl;
     struct epoll_event ev;
     ev.events = ps__epoll_mask(events);
-    ev.data.ptr = h->user;
+    ev.data.ptr = user;
     if (epoll_ctl(e->ep, op, h->sock, &ev) != 0)
         return errno == ENOSPC ? ps__fail(PS_ENOBUFS) : ps__os_fail(errno);
     return PS_OK;
 }
 
-static int ps__epoll_add(ps_poller *p, ps__handle *h, unsigned events)
+static int ps__epoll_add(ps_poller *p, ps__handle *h, unsigned events,
+                         void *user)
 {
-    return ps__epoll_ctl(p, EPOLL_CTL_ADD, h, events);
+    return ps__epoll_ctl(p, EPOLL_CTL_ADD, h, events, user);
 }
 
-static int ps__epoll_modify(ps_poller *p, ps__handle *h, unsigned events)
+static int ps__epoll_modify(ps_poller *p, ps__handle *h, unsigned events,
+                            void *user)
 {
-    return ps__epoll_ctl(p, EPOLL_CTL_MOD, h, events);
+    return ps__epoll_ctl(p, EPOLL_CTL_MOD, h, events, user);
 }
 
 static void ps__epoll_remove(ps_poller *p, ps__handle *h)

@@ -14,9 +14,10 @@
 
 typedef struct ps__pollslot {
     ps__handle *h; /* watches the pollfd of the same index */
-    void *user;    /* h->user */
+    void *user;    /* its user pointer */
 } ps__pollslot;
 
+/* A registered handle's slot is h->reg. */
 typedef struct ps__pollset {
     struct pollfd *fds;
     ps__pollslot *slots; /* slots[i] is fds[i]'s; [0] is unused */
@@ -25,11 +26,6 @@ typedef struct ps__pollset {
     int wake_rd, wake_wr;
     atomic_int wake_pending;
 } ps__pollset;
-
-static size_t ps__slot(const ps__handle *h)
-{
-    return (size_t)(uintptr_t)h->reg;
-}
 
 static int ps__pipe_cloexec_nonblock(int fds[2])
 {
@@ -98,9 +94,12 @@ static short ps__poll_mask(unsigned events)
                    ((events & PS_WRITABLE) ? POLLOUT : 0));
 }
 
-static int ps__pollset_add(ps_poller *p, ps__handle *h, unsigned events)
+static int ps__pollset_add(ps_poller *p, ps__handle *h, unsigned events,
+                           void *user)
 {
     ps__pollset *s = p->impl;
+    if (s->count > UINT32_MAX - 1)
+        return ps__fail(PS_ENOBUFS); /* the slot must fit h->reg */
     if (s->count == s->cap) {
         size_t cap = s->cap * 2;
         struct pollfd *fds = realloc(s->fds, cap * sizeof *fds);
@@ -118,28 +117,28 @@ static int ps__pollset_add(ps_poller *p, ps__handle *h, unsigned events)
     s->fds[i].events = ps__poll_mask(events);
     s->fds[i].revents = 0;
     s->slots[i].h = h;
-    s->slots[i].user = h->user;
-    h->reg = (void *)(uintptr_t)i;
+    s->slots[i].user = user;
+    h->reg = (uint32_t)i;
     return PS_OK;
 }
 
-static int ps__pollset_modify(ps_poller *p, ps__handle *h, unsigned events)
+static int ps__pollset_modify(ps_poller *p, ps__handle *h, unsigned events,
+                              void *user)
 {
     ps__pollset *s = p->impl;
-    size_t i = ps__slot(h);
-    s->fds[i].events = ps__poll_mask(events);
-    s->slots[i].user = h->user;
+    s->fds[h->reg].events = ps__poll_mask(events);
+    s->slots[h->reg].user = user;
     return PS_OK;
 }
 
 static void ps__pollset_remove(ps_poller *p, ps__handle *h)
 {
     ps__pollset *s = p->impl;
-    size_t i = ps__slot(h), last = s->count - 1;
+    size_t i = h->reg, last = s->count - 1;
     if (i != last) {
         s->fds[i] = s->fds[last];
         s->slots[i] = s->slots[last];
-        s->slots[i].h->reg = (void *)(uintptr_t)i;
+        s->slots[i].h->reg = (uint32_t)i;
     }
     s->count--;
     if (s->next >= s->count)

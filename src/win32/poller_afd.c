@@ -28,8 +28,10 @@
  * below under our own names.
  *
  * Design (one poller = one completion port + one \Device\Afd handle):
- * - Each registration owns a heap struct (afd_reg, in h->reg) holding the
- *   IO_STATUS_BLOCK and AFD_POLL_INFO of its one outstanding poll. The
+ * - Each registration owns a heap struct (afd_reg) holding the
+ *   IO_STATUS_BLOCK and AFD_POLL_INFO of its one outstanding poll, its
+ *   events and user pointer. The live ones are listed in a table that
+ *   h->reg indexes (a removal moves the last one into the gap). The
  *   poll's APC context is the afd_reg pointer, so a completion names the
  *   registration, never the socket value: a socket value reused by Windows
  *   cannot be confused with an old registration.
@@ -166,6 +168,8 @@ typedef struct ps__afd_reg {
     ps__afd_poll_info info; /* input and output of the poll */
     SOCKET base;            /* the base provider socket that AFD knows */
     ps__handle *h;          /* NULL once removed */
+    void *user;             /* reported with its events */
+    unsigned events;        /* PS_READABLE | PS_WRITABLE wanted */
     ULONG armed;            /* AFD events of the outstanding poll */
     unsigned char pending;  /* a poll is outstanding */
     unsigned char cancelling; /* NtCancelIoFileEx was called on it */
@@ -178,6 +182,8 @@ typedef struct ps__afd {
     HANDLE afd;
     atomic_int wake_pending;
     size_t alive;         /* afd_reg structs not yet freed */
+    ps__afd_reg **live;   /* registered ones; live[h->reg] is h's */
+    size_t nlive, live_cap;
     ps__afd_reg *updates; /* registrations whose poll must be (re)submitted */
     OVERLAPPED_ENTRY batch[PS__AFD_BATCH];
 } ps__afd;
@@ -268,7 +274,7 @@ static void ps__afd_free(ps__afd *a, ps__afd_reg *r)
  * that is not an error means the completion will reach the port. */
 static NTSTATUS ps__afd_submit(ps__afd *a, ps__afd_reg *r)
 {
-    ULONG mask = ps__afd_mask(r->h->events);
+    ULONG mask = ps__afd_mask(r->events);
     r->info.Timeout.QuadPart = INT64_MAX;
     r->info.NumberOfHandles = 1;
     r->info.Exclusive = FALSE;
@@ -412,33 +418,50 @@ static void ps__afd_close(ps_poller *p)
      * afd_reg is leaked on purpose rather than freed under the kernel. */
     CloseHandle(a->afd);
     CloseHandle(a->port);
+    free(a->live);
     free(a);
     p->impl = NULL;
 }
 
-static int ps__afd_add(ps_poller *p, ps__handle *h, unsigned events)
+static int ps__afd_add(ps_poller *p, ps__handle *h, unsigned events,
+                       void *user)
 {
-    (void)events; /* h->events, read by ps__afd_submit */
     ps__afd *a = p->impl;
+    if (a->nlive == a->live_cap) {
+        size_t cap = a->live_cap ? a->live_cap * 2 : 16;
+        if (cap > (size_t)UINT32_MAX + 1)
+            return ps__fail(PS_ENOBUFS); /* the index must fit h->reg */
+        ps__afd_reg **live = realloc(a->live, cap * sizeof *live);
+        if (!live)
+            return ps__fail(PS_ENOMEM);
+        a->live = live;
+        a->live_cap = cap;
+    }
     ps__afd_reg *r = calloc(1, sizeof *r);
     if (!r)
         return ps__fail(PS_ENOMEM);
     r->base = ps__afd_base(h->sock);
     r->h = h;
+    r->user = user;
+    r->events = events;
     NTSTATUS st = ps__afd_submit(a, r);
     if (st != PS__STATUS_SUCCESS) {
         free(r);
         return ps__afd_fail_nt(st);
     }
     a->alive++;
-    h->reg = r;
+    h->reg = (uint32_t)a->nlive;
+    a->live[a->nlive++] = r;
     return PS_OK;
 }
 
-static int ps__afd_modify(ps_poller *p, ps__handle *h, unsigned events)
+static int ps__afd_modify(ps_poller *p, ps__handle *h, unsigned events,
+                          void *user)
 {
     ps__afd *a = p->impl;
-    ps__afd_reg *r = h->reg;
+    ps__afd_reg *r = a->live[h->reg];
+    r->user = user;
+    r->events = events;
     if (r->pending) {
         /* An outstanding poll that watches too little must be replaced; one
          * that watches too much is left alone (its surplus is filtered on
@@ -454,10 +477,10 @@ static int ps__afd_modify(ps_poller *p, ps__handle *h, unsigned events)
 static void ps__afd_remove(ps_poller *p, ps__handle *h)
 {
     ps__afd *a = p->impl;
-    ps__afd_reg *r = h->reg;
-    if (!r)
-        return;
-    h->reg = NULL;
+    ps__afd_reg *r = a->live[h->reg];
+    ps__afd_reg *last = a->live[--a->nlive];
+    a->live[h->reg] = last;
+    last->h->reg = h->reg;
     r->h = NULL;
     ps__afd_unqueue(a, r);
     if (r->pending)
@@ -483,7 +506,7 @@ static unsigned ps__afd_translate(const ps__afd_reg *r, int *kind)
      * while it was outstanding, and cancelled it) says nothing about the
      * new events: poll again instead of reporting a partial picture. */
     *kind = PS__AFD_STALE;
-    if (st == PS__STATUS_CANCELLED || (ps__afd_mask(r->h->events) & ~r->armed))
+    if (st == PS__STATUS_CANCELLED || (ps__afd_mask(r->events) & ~r->armed))
         return 0;
     *kind = PS__AFD_FRESH;
     unsigned bits = 0;
@@ -506,7 +529,7 @@ static unsigned ps__afd_translate(const ps__afd_reg *r, int *kind)
         if (ev & PS__AFD_POLL_CONNECT_FAIL)
             bits |= PS_WRITABLE | PS_ERROR;
     }
-    return bits & (r->h->events | PS_HANGUP | PS_ERROR);
+    return bits & (r->events | PS_HANGUP | PS_ERROR);
 }
 
 /* Submit the polls of the update list: registrations whose last poll
@@ -521,7 +544,7 @@ static void ps__afd_flush(ps__afd *a, ps_event *events, size_t max,
         if (ps__afd_submit(a, r) == PS__STATUS_SUCCESS) {
             ps__afd_unqueue(a, r);
         } else if (*got < max) {
-            events[*got].user = r->h->user;
+            events[*got].user = r->user;
             events[*got].events = PS_ERROR;
             (*got)++;
         }
@@ -589,7 +612,7 @@ static int ps__afd_wait(ps_poller *p, ps_event *events, size_t max,
                 stale = 1;
             }
             if (bits) {
-                events[got].user = r->h->user;
+                events[got].user = r->user;
                 events[got].events = bits;
                 got++;
             }
