@@ -138,7 +138,9 @@ PS_API int ps_os_error(void);
  * POSIX). Reference-counted: each successful ps_init needs one ps_cleanup.
  * Errors: PS_ENOTSUP if Winsock 2.2 is unavailable, PS_EIO otherwise. */
 PS_API int ps_init(void);
-/** Release one ps_init. PS_EINVAL if there is no matching ps_init. */
+/** Release one ps_init. PS_EINVAL if there is no matching ps_init. The last
+ * one also frees the memory of the few closed connections portsock keeps
+ * for reuse (so a leak checker sees nothing left). */
 PS_API int ps_cleanup(void);
 /** PS_VERSION_STRING of the library actually linked. */
 PS_API const char *ps_version(void);

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Keep POSIX connections in a 64-byte malloc chunk on 64-bit systems
- * (a Windows SOCKET is pointer-sized, so there the struct is 64 bytes). */
+/* Keep POSIX connections in a 32-byte malloc chunk on 64-bit systems
+ * (24 bytes of data; a Windows SOCKET is pointer-sized, so there the
+ * struct is 32 bytes). */
 _Static_assert(sizeof(void *) != 8 || sizeof(ps__sock_t) != 4 ||
-                   sizeof(struct ps_conn) <= 56,
-               "struct ps_conn grew past 56 bytes");
+                   sizeof(struct ps_conn) <= 24,
+               "struct ps_conn grew past 24 bytes");
 
 void ps__conn_init(ps_conn *c, ps__sock_t s)
 {
@@ -25,7 +26,18 @@ void ps__conn_init(ps_conn *c, ps__sock_t s)
  * (about 130 instructions, bench/ churn) for every connection. A few
  * slots, each emptied or filled by one atomic operation, so that threads
  * share them without a lock; what does not fit goes back to free(). */
+#if defined(__SANITIZE_ADDRESS__)
+#define PS__CONN_SPARES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PS__CONN_SPARES 0
+#endif
+#endif
+#ifndef PS__CONN_SPARES
 #define PS__CONN_SPARES 4
+#endif
+
+#if PS__CONN_SPARES > 0
 static _Atomic(ps_conn *) ps__conn_spares[PS__CONN_SPARES];
 
 ps_conn *ps__conn_alloc(void)
@@ -55,6 +67,29 @@ void ps__conn_free(ps_conn *c)
     }
     free(c);
 }
+
+void ps__conn_spares_free(void)
+{
+    for (int i = 0; i < PS__CONN_SPARES; i++)
+        free(atomic_exchange(&ps__conn_spares[i], NULL));
+}
+#else
+/* Under AddressSanitizer every close really frees, so that a use of a
+ * closed connection is reported. */
+ps_conn *ps__conn_alloc(void)
+{
+    return malloc(sizeof(ps_conn));
+}
+
+void ps__conn_free(ps_conn *c)
+{
+    free(c);
+}
+
+void ps__conn_spares_free(void)
+{
+}
+#endif
 
 static int ps__conn_wrap(ps__sock_t s, ps_conn **out)
 {

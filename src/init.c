@@ -20,6 +20,8 @@ int ps_cleanup(void)
         if (n <= 0)
             return ps__fail(PS_EINVAL);
     } while (!atomic_compare_exchange_weak(&ps__init_count, &n, n - 1));
+    if (n == 1)
+        ps__conn_spares_free(); /* nothing left for a leak checker */
     ps__os_cleanup();
     return PS_OK;
 }

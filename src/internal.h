@@ -49,7 +49,7 @@ struct ps_listener {
     char *unix_path; /* the socket file this listener created, or NULL */
 };
 
-/* Packed to 56 bytes on 64-bit systems (a 64-byte malloc chunk): a server
+/* Packed to 24 bytes on 64-bit POSIX (a 32-byte malloc chunk): a server
  * with many connections pays for every byte (bench/, "many"). */
 struct ps_conn {
     ps__handle h;
@@ -69,6 +69,8 @@ struct ps_dgram {
  * when out of memory), and back (src/conn.c). */
 ps_conn *ps__conn_alloc(void);
 void ps__conn_free(ps_conn *c);
+/* Give the kept ones back to free() (the last ps_cleanup). */
+void ps__conn_spares_free(void);
 /* Initialise a connection around connected socket `s` (src/conn.c). */
 void ps__conn_init(ps_conn *c, ps__sock_t s);
 /* Initialise a handle around socket `s`. */
