@@ -105,6 +105,57 @@ static void test_wake_recv_deadline(void **state)
     wake_recv(60000);
 }
 
+/* A ps_recv_exact that has received part of what it waits for, woken by
+ * a shutdown: PS_ECANCELED with the exact count of what it did receive
+ * (its later rounds are the retry loop's, not the fast path's). */
+struct partial {
+    ps_conn *c;
+    int timeout_ms;
+    int rc;
+    size_t got;
+    char buf[8];
+};
+
+static void recv_exact_main(void *arg)
+{
+    struct partial *p = arg;
+    p->rc = ps_recv_exact(p->c, p->buf, sizeof p->buf, &p->got,
+                          p->timeout_ms);
+}
+
+static void wake_recv_exact(int timeout_ms)
+{
+    ps_listener *l;
+    ps_conn *a, *b;
+    ps_test_listen(&l, PS_AF_INET, NULL);
+    ps_test_connect_pair(l, &a, &b);
+    struct partial p = {b, timeout_ms, -99, 99, {0}};
+    ps_test_thread *t;
+    assert_int_equal(ps_test_thread_start(&t, recv_exact_main, &p), 0);
+    assert_int_equal(ps_send_all(a, "abc", 3, NULL, 5000), PS_OK);
+    ps_test_sleep_ms(200); /* the 3 bytes arrive, the rest is awaited */
+    assert_int_equal(ps_shutdown(b, PS_SHUT_RD), PS_OK);
+    ps_test_thread_join(t);
+    assert_int_equal(p.rc, PS_ECANCELED);
+    assert_int_equal(p.got, 3);
+    assert_memory_equal(p.buf, "abc", 3);
+    ps_close(a);
+    ps_close(b);
+    ps_listener_close(l);
+}
+
+static void test_wake_recv_exact_forever(void **state)
+{
+    (void)state;
+    wake_recv_exact(PS_FOREVER);
+}
+
+static void test_wake_recv_exact_deadline(void **state)
+{
+    (void)state;
+    wake_recv_exact(60000);
+}
+
 static void test_shutdown_before_accept(void **state)
 {
     (void)state;
@@ -189,6 +240,8 @@ int main(void)
         cmocka_unit_test(test_wake_accept_deadline),
         cmocka_unit_test(test_wake_recv_forever),
         cmocka_unit_test(test_wake_recv_deadline),
+        cmocka_unit_test(test_wake_recv_exact_forever),
+        cmocka_unit_test(test_wake_recv_exact_deadline),
         cmocka_unit_test(test_shutdown_before_accept),
         cmocka_unit_test(test_send_and_recv_concurrently),
     };
