@@ -28,13 +28,17 @@
  * below under our own names.
  *
  * Design (one poller = one completion port + one \Device\Afd handle):
- * - Each registration owns a heap struct (afd_reg) holding the
+ * - Each registration is a 64-byte slot (afd_reg) holding the
  *   IO_STATUS_BLOCK and AFD_POLL_INFO of its one outstanding poll, its
- *   events and user pointer. The live ones are listed in a table that
- *   h->reg indexes (a removal moves the last one into the gap). The
- *   poll's APC context is the afd_reg pointer, so a completion names the
- *   registration, never the socket value: a socket value reused by Windows
- *   cannot be confused with an old registration.
+ *   events and user pointer. Slots live in fixed chunks that never move
+ *   (the kernel writes into a pending poll's slot), not one malloc each:
+ *   under Wine the heap adds 8-16 bytes to every block, and a server pays
+ *   for every byte of every connection (bench/, "many"). h->reg is the
+ *   slot number, which stays put, so no table of live registrations is
+ *   needed. The poll's APC context is that number (+1; a wake carries
+ *   NULL), so a completion names the slot, never the socket value: a
+ *   socket value reused by Windows cannot be confused with an old
+ *   registration, and a slot is reused only once its poll has come back.
  * - Level-triggered: a completed poll is translated into an event and the
  *   registration goes on the "update" list; every wait first re-submits the
  *   polls of the registrations on that list, so a socket that is still
@@ -53,10 +57,11 @@
  *   the next wait. Events no longer wanted are filtered on delivery. A
  *   registration without an outstanding poll just waits for the next
  *   wait's re-submission.
- * - remove: the registration is detached (reg->h = NULL). If a poll is
- *   outstanding it is cancelled and the struct stays alive until that
+ * - remove: the registration is detached (not live). If a poll is
+ *   outstanding it is cancelled and the slot stays taken until that
  *   completion is dequeued by a later wait (the kernel still owns its
- *   IO_STATUS_BLOCK), which then frees it; otherwise it is freed at once.
+ *   IO_STATUS_BLOCK), which then frees it; one on the update list is freed
+ *   by the next wait's pass over that list; otherwise it is freed at once.
  * - wake: a completion packet with no overlapped pointer, posted at most
  *   once until dequeued (an atomic flag coalesces wakes).
  */
@@ -155,38 +160,60 @@ static BOOL CALLBACK ps__afd_load(PINIT_ONCE once, PVOID param, PVOID *ctx)
 /* Completions dequeued per GetQueuedCompletionStatusEx call. */
 #define PS__AFD_BATCH 256
 /* Completion key of the AFD device handle; the wake packet is told apart by
- * its NULL overlapped pointer (every poll carries its afd_reg). */
+ * its NULL overlapped pointer (every poll carries its slot number + 1). */
 #define PS__AFD_KEY_POLL ((ULONG_PTR)1)
 #define PS__AFD_KEY_WAKE ((ULONG_PTR)2)
 /* Extra passes of one wait for stale polls (see ps__afd_wait). */
 #define PS__AFD_MAX_PASSES 4
 /* Close: how long to wait for cancelled polls to come back. */
 #define PS__AFD_DRAIN_MS 5000
+/* Slots per chunk: 8 KiB chunks; the unused tail of the last one is never
+ * touched, so it costs address space, not memory. */
+#define PS__AFD_CHUNK 128
+/* Slot numbers are 24 bits (see afd_reg.next); this one means "none".
+ * A process has at most 2^24 handles, so more slots cannot be needed. */
+#define PS__AFD_NONE 0xFFFFFFu
 
 typedef struct ps__afd_reg {
     IO_STATUS_BLOCK iosb;   /* owned by the kernel while `pending` */
     ps__afd_poll_info info; /* input and output of the poll */
-    SOCKET base;            /* the base provider socket that AFD knows */
-    ps__handle *h;          /* NULL once removed */
     void *user;             /* reported with its events */
-    unsigned events;        /* PS_READABLE | PS_WRITABLE wanted */
-    ULONG armed;            /* AFD events of the outstanding poll */
-    unsigned char pending;  /* a poll is outstanding */
-    unsigned char cancelling; /* NtCancelIoFileEx was called on it */
-    unsigned char queued;   /* on the update list */
-    struct ps__afd_reg *uprev, *unext; /* the update list */
+    /* The base provider socket that AFD knows. Windows handles have 32
+     * significant bits (sign-extended on 64-bit Windows). */
+    int32_t base;
+    /* The next slot on the update list, the `done` list of a wait, or the
+     * free list: a slot is on at most one, and on none while pending. */
+    unsigned next : 24;
+    unsigned events : 2;     /* PS_READABLE | PS_WRITABLE wanted */
+    unsigned armed : 2;      /* the events the outstanding poll watches */
+    unsigned live : 1;       /* registered (cleared by remove) */
+    unsigned pending : 1;    /* a poll is outstanding */
+    unsigned cancelling : 1; /* NtCancelIoFileEx was called on it */
+    unsigned queued : 1;     /* on the update list */
 } ps__afd_reg;
+
+#if defined(_WIN64)
+_Static_assert(sizeof(ps__afd_reg) == 64, "an AFD registration is 64 bytes");
+#endif
+_Static_assert((PS_READABLE | PS_WRITABLE) == 3, "events fit in 2 bits");
 
 typedef struct ps__afd {
     HANDLE port;
     HANDLE afd;
     atomic_int wake_pending;
-    size_t alive;         /* afd_reg structs not yet freed */
-    ps__afd_reg **live;   /* registered ones; live[h->reg] is h's */
-    size_t nlive, live_cap;
-    ps__afd_reg *updates; /* registrations whose poll must be (re)submitted */
+    uint32_t updates;       /* slots whose poll must be (re)submitted */
+    uint32_t free_slots;    /* slots free for reuse */
+    uint32_t used;          /* slots handed out at least once */
+    size_t pending;         /* polls outstanding */
+    ps__afd_reg **chunks;   /* slot i is chunks[i / CHUNK][i % CHUNK] */
+    size_t nchunks, chunks_cap;
     OVERLAPPED_ENTRY batch[PS__AFD_BATCH];
 } ps__afd;
+
+static ps__afd_reg *ps__afd_slot(const ps__afd *a, uint32_t i)
+{
+    return &a->chunks[i / PS__AFD_CHUNK][i % PS__AFD_CHUNK];
+}
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -237,60 +264,75 @@ static ULONG ps__afd_mask(unsigned events)
     return m;
 }
 
-static void ps__afd_queue(ps__afd *a, ps__afd_reg *r)
+static void ps__afd_queue(ps__afd *a, uint32_t i)
 {
+    ps__afd_reg *r = ps__afd_slot(a, i);
     if (r->queued)
         return;
     r->queued = 1;
-    r->uprev = NULL;
-    r->unext = a->updates;
-    if (a->updates)
-        a->updates->uprev = r;
-    a->updates = r;
+    r->next = a->updates;
+    a->updates = i;
 }
 
-static void ps__afd_unqueue(ps__afd *a, ps__afd_reg *r)
+/* A free slot, or PS__AFD_NONE if none can be had. */
+static uint32_t ps__afd_take(ps__afd *a)
 {
-    if (!r->queued)
-        return;
-    if (r->uprev)
-        r->uprev->unext = r->unext;
-    else
-        a->updates = r->unext;
-    if (r->unext)
-        r->unext->uprev = r->uprev;
-    r->uprev = r->unext = NULL;
+    uint32_t i = a->free_slots;
+    if (i != PS__AFD_NONE) {
+        a->free_slots = ps__afd_slot(a, i)->next;
+        return i;
+    }
+    if (a->used == a->nchunks * PS__AFD_CHUNK) {
+        if (a->used >= PS__AFD_NONE - PS__AFD_CHUNK)
+            return PS__AFD_NONE;
+        if (a->nchunks == a->chunks_cap) {
+            size_t cap = a->chunks_cap ? a->chunks_cap * 2 : 8;
+            ps__afd_reg **c = realloc(a->chunks, cap * sizeof *c);
+            if (!c)
+                return PS__AFD_NONE;
+            a->chunks = c;
+            a->chunks_cap = cap;
+        }
+        ps__afd_reg *chunk = malloc(PS__AFD_CHUNK * sizeof *chunk);
+        if (!chunk)
+            return PS__AFD_NONE;
+        a->chunks[a->nchunks++] = chunk;
+    }
+    return a->used++;
+}
+
+static void ps__afd_release(ps__afd *a, uint32_t i)
+{
+    ps__afd_reg *r = ps__afd_slot(a, i);
+    r->live = 0;
     r->queued = 0;
+    r->next = a->free_slots;
+    a->free_slots = i;
 }
 
-static void ps__afd_free(ps__afd *a, ps__afd_reg *r)
+/* Submit slot i's poll for its current events. A status that is not an
+ * error means the completion will reach the port. */
+static NTSTATUS ps__afd_submit(ps__afd *a, uint32_t i)
 {
-    ps__afd_unqueue(a, r);
-    a->alive--;
-    free(r);
-}
-
-/* Submit the registration's poll for its handle's current events. A status
- * that is not an error means the completion will reach the port. */
-static NTSTATUS ps__afd_submit(ps__afd *a, ps__afd_reg *r)
-{
-    ULONG mask = ps__afd_mask(r->events);
+    ps__afd_reg *r = ps__afd_slot(a, i);
     r->info.Timeout.QuadPart = INT64_MAX;
     r->info.NumberOfHandles = 1;
     r->info.Exclusive = FALSE;
-    r->info.Handles[0].Handle = (HANDLE)r->base;
-    r->info.Handles[0].Events = mask;
+    r->info.Handles[0].Handle = (HANDLE)(intptr_t)r->base;
+    r->info.Handles[0].Events = ps__afd_mask(r->events);
     r->info.Handles[0].Status = PS__STATUS_SUCCESS;
     r->iosb.Status = PS__STATUS_PENDING;
     r->iosb.Information = 0;
     NTSTATUS st = ps__NtDeviceIoControlFile(
-        a->afd, NULL, NULL, r, &r->iosb, PS__IOCTL_AFD_POLL, &r->info,
-        (ULONG)sizeof r->info, &r->info, (ULONG)sizeof r->info);
+        a->afd, NULL, NULL, (PVOID)((uintptr_t)i + 1), &r->iosb,
+        PS__IOCTL_AFD_POLL, &r->info, (ULONG)sizeof r->info, &r->info,
+        (ULONG)sizeof r->info);
     if (PS__NT_ERROR(st))
         return st;
     r->pending = 1;
     r->cancelling = 0;
-    r->armed = mask;
+    r->armed = r->events;
+    a->pending++;
     return PS__STATUS_SUCCESS;
 }
 
@@ -332,7 +374,7 @@ static int ps__afd_open(ps_poller *p)
     if (!a)
         return ps__fail(PS_ENOMEM);
     atomic_init(&a->wake_pending, 0);
-
+    a->updates = a->free_slots = PS__AFD_NONE;
     a->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
     if (!a->port) {
         int rc = ps__afd_fail_win32(GetLastError());
@@ -384,19 +426,16 @@ static void ps__afd_close(ps_poller *p)
     if (!a)
         return;
     /* Handles may still be registered; they are left alone (the common code
-     * never reads their `reg` again). Every registration without an
-     * outstanding poll is on the update list: free those now. The others,
-     * live or detached, come back once their polls are cancelled: cancel
-     * everything on the device handle and collect them, for a bounded
-     * time. */
-    while (a->updates)
-        ps__afd_free(a, a->updates);
-    if (a->alive > 0) {
+     * never reads their `reg` again). Slots without an outstanding poll go
+     * with their chunks. The polls still out, live or detached, come back
+     * once cancelled: cancel everything on the device handle and collect
+     * them, for a bounded time. */
+    if (a->pending > 0) {
         IO_STATUS_BLOCK cio;
         (void)ps__NtCancelIoFileEx(a->afd, NULL, &cio);
     }
     ULONGLONG start = GetTickCount64();
-    while (a->alive > 0) {
+    while (a->pending > 0) {
         ULONGLONG spent = GetTickCount64() - start;
         if (spent >= PS__AFD_DRAIN_MS)
             break;
@@ -406,19 +445,27 @@ static void ps__afd_close(ps_poller *p)
                                          (DWORD)(PS__AFD_DRAIN_MS - spent),
                                          FALSE))
             break; /* timed out, or the port is unusable */
-        for (ULONG i = 0; i < removed; i++) {
-            ps__afd_reg *r = (ps__afd_reg *)a->batch[i].lpOverlapped;
-            if (!r)
+        for (ULONG k = 0; k < removed; k++) {
+            uintptr_t ctx = (uintptr_t)a->batch[k].lpOverlapped;
+            if (!ctx)
                 continue; /* a wake-up */
-            r->pending = 0;
-            ps__afd_free(a, r);
+            ps__afd_slot(a, (uint32_t)(ctx - 1))->pending = 0;
+            a->pending--;
         }
     }
     /* A poll that never came back still owns its IO_STATUS_BLOCK: its
-     * afd_reg is leaked on purpose rather than freed under the kernel. */
+     * chunk is leaked on purpose rather than freed under the kernel. */
+    for (size_t c = 0; c < a->nchunks; c++) {
+        size_t n = a->used - c * PS__AFD_CHUNK;
+        int out = 0;
+        for (size_t k = 0; k < n && k < PS__AFD_CHUNK && a->pending; k++)
+            out |= a->chunks[c][k].pending;
+        if (!out)
+            free(a->chunks[c]);
+    }
     CloseHandle(a->afd);
     CloseHandle(a->port);
-    free(a->live);
+    free(a->chunks);
     free(a);
     p->impl = NULL;
 }
@@ -427,31 +474,24 @@ static int ps__afd_add(ps_poller *p, ps__handle *h, unsigned events,
                        void *user)
 {
     ps__afd *a = p->impl;
-    if (a->nlive == a->live_cap) {
-        size_t cap = a->live_cap ? a->live_cap * 2 : 16;
-        if (cap > (size_t)UINT32_MAX + 1)
-            return ps__fail(PS_ENOBUFS); /* the index must fit h->reg */
-        ps__afd_reg **live = realloc(a->live, cap * sizeof *live);
-        if (!live)
-            return ps__fail(PS_ENOMEM);
-        a->live = live;
-        a->live_cap = cap;
-    }
-    ps__afd_reg *r = calloc(1, sizeof *r);
-    if (!r)
+    SOCKET base = ps__afd_base(h->sock);
+    if ((SOCKET)(intptr_t)(int32_t)base != base)
+        return ps__fail(PS_EINVAL); /* not a handle value (see afd_reg) */
+    uint32_t i = ps__afd_take(a);
+    if (i == PS__AFD_NONE)
         return ps__fail(PS_ENOMEM);
-    r->base = ps__afd_base(h->sock);
-    r->h = h;
+    ps__afd_reg *r = ps__afd_slot(a, i);
     r->user = user;
-    r->events = events;
-    NTSTATUS st = ps__afd_submit(a, r);
+    r->base = (int32_t)base;
+    r->events = events & (PS_READABLE | PS_WRITABLE);
+    r->live = 1;
+    r->pending = r->cancelling = r->queued = 0;
+    NTSTATUS st = ps__afd_submit(a, i);
     if (st != PS__STATUS_SUCCESS) {
-        free(r);
+        ps__afd_release(a, i);
         return ps__afd_fail_nt(st);
     }
-    a->alive++;
-    h->reg = (uint32_t)a->nlive;
-    a->live[a->nlive++] = r;
+    h->reg = i;
     return PS_OK;
 }
 
@@ -459,17 +499,17 @@ static int ps__afd_modify(ps_poller *p, ps__handle *h, unsigned events,
                           void *user)
 {
     ps__afd *a = p->impl;
-    ps__afd_reg *r = a->live[h->reg];
+    ps__afd_reg *r = ps__afd_slot(a, h->reg);
     r->user = user;
-    r->events = events;
+    r->events = events & (PS_READABLE | PS_WRITABLE);
     if (r->pending) {
         /* An outstanding poll that watches too little must be replaced; one
          * that watches too much is left alone (its surplus is filtered on
          * delivery and the next poll uses the new events). */
-        if (ps__afd_mask(events) & ~r->armed)
+        if (r->events & ~r->armed)
             ps__afd_cancel(a, r);
     } else {
-        ps__afd_queue(a, r); /* usually there already */
+        ps__afd_queue(a, h->reg); /* usually there already */
     }
     return PS_OK;
 }
@@ -477,16 +517,13 @@ static int ps__afd_modify(ps_poller *p, ps__handle *h, unsigned events,
 static void ps__afd_remove(ps_poller *p, ps__handle *h)
 {
     ps__afd *a = p->impl;
-    ps__afd_reg *r = a->live[h->reg];
-    ps__afd_reg *last = a->live[--a->nlive];
-    a->live[h->reg] = last;
-    last->h->reg = h->reg;
-    r->h = NULL;
-    ps__afd_unqueue(a, r);
+    ps__afd_reg *r = ps__afd_slot(a, h->reg);
+    r->live = 0;
     if (r->pending)
         ps__afd_cancel(a, r); /* freed when its completion is dequeued */
-    else
-        ps__afd_free(a, r);
+    else if (!r->queued)
+        ps__afd_release(a, h->reg);
+    /* else the next flush, which walks the update list, frees it */
 }
 
 /* What a completed poll of a live registration means. */
@@ -506,7 +543,7 @@ static unsigned ps__afd_translate(const ps__afd_reg *r, int *kind)
      * while it was outstanding, and cancelled it) says nothing about the
      * new events: poll again instead of reporting a partial picture. */
     *kind = PS__AFD_STALE;
-    if (st == PS__STATUS_CANCELLED || (ps__afd_mask(r->events) & ~r->armed))
+    if (st == PS__STATUS_CANCELLED || (r->events & ~r->armed))
         return 0;
     *kind = PS__AFD_FRESH;
     unsigned bits = 0;
@@ -533,21 +570,30 @@ static unsigned ps__afd_translate(const ps__afd_reg *r, int *kind)
 }
 
 /* Submit the polls of the update list: registrations whose last poll
- * completed, or whose events changed while none was outstanding. One that
- * cannot be polled (e.g. its socket is no longer valid) is reported as
- * PS_ERROR by every wait, level-triggered, until it is removed. */
+ * completed, or whose events changed while none was outstanding; free the
+ * ones removed while on it. One that cannot be polled (e.g. its socket is
+ * no longer valid) stays on the list and is reported as PS_ERROR by every
+ * wait, level-triggered, until it is removed. */
 static void ps__afd_flush(ps__afd *a, ps_event *events, size_t max,
                           size_t *got)
 {
-    for (ps__afd_reg *r = a->updates, *next; r; r = next) {
-        next = r->unext;
-        if (ps__afd_submit(a, r) == PS__STATUS_SUCCESS) {
-            ps__afd_unqueue(a, r);
-        } else if (*got < max) {
-            events[*got].user = r->user;
-            events[*got].events = PS_ERROR;
-            (*got)++;
+    uint32_t i = a->updates;
+    a->updates = PS__AFD_NONE;
+    while (i != PS__AFD_NONE) {
+        ps__afd_reg *r = ps__afd_slot(a, i);
+        uint32_t next = r->next;
+        r->queued = 0;
+        if (!r->live) {
+            ps__afd_release(a, i);
+        } else if (ps__afd_submit(a, i) != PS__STATUS_SUCCESS) {
+            ps__afd_queue(a, i);
+            if (*got < max) {
+                events[*got].user = r->user;
+                events[*got].events = PS_ERROR;
+                (*got)++;
+            }
         }
+        i = next;
     }
 }
 
@@ -559,9 +605,9 @@ static int ps__afd_wait(ps_poller *p, ps_event *events, size_t max,
     int woken = 0;
     /* Registrations whose fresh result this wait handled: polled again by
      * the next wait, never by a later pass of this one (which would report
-     * them twice). Linked through unext; put on the update list at the
+     * them twice). Linked through `next`; put on the update list at the
      * end. */
-    ps__afd_reg *done = NULL;
+    uint32_t done = PS__AFD_NONE;
     DWORD fail = 0;
     /* Pass 0 waits up to timeout_ms. Further passes never wait: they follow
      * when stale polls came back (re-submitted and collected at once, so
@@ -588,27 +634,30 @@ static int ps__afd_wait(ps_poller *p, ps_event *events, size_t max,
         }
 
         int stale = 0;
-        for (ULONG i = 0; i < removed; i++) {
-            ps__afd_reg *r = (ps__afd_reg *)a->batch[i].lpOverlapped;
-            if (!r) {
+        for (ULONG k = 0; k < removed; k++) {
+            uintptr_t ctx = (uintptr_t)a->batch[k].lpOverlapped;
+            if (!ctx) {
                 /* The wake packet: later wakes may post a new one. */
                 atomic_store(&a->wake_pending, 0);
                 woken = 1;
                 continue;
             }
+            uint32_t i = (uint32_t)(ctx - 1);
+            ps__afd_reg *r = ps__afd_slot(a, i);
             r->pending = 0;
             r->cancelling = 0;
-            if (!r->h) {
-                ps__afd_free(a, r); /* removed while its poll was out */
+            a->pending--;
+            if (!r->live) {
+                ps__afd_release(a, i); /* removed while its poll was out */
                 continue;
             }
             int kind;
             unsigned bits = ps__afd_translate(r, &kind);
             if (kind == PS__AFD_FRESH) {
-                r->unext = done;
-                done = r;
+                r->next = done;
+                done = i;
             } else if (kind == PS__AFD_STALE) {
-                ps__afd_queue(a, r);
+                ps__afd_queue(a, i);
                 stale = 1;
             }
             if (bits) {
@@ -626,8 +675,8 @@ static int ps__afd_wait(ps_poller *p, ps_event *events, size_t max,
             break; /* the queue is empty */
         }
     }
-    while (done) {
-        ps__afd_reg *next = done->unext;
+    while (done != PS__AFD_NONE) {
+        uint32_t next = ps__afd_slot(a, done)->next;
         ps__afd_queue(a, done);
         done = next;
     }
