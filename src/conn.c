@@ -286,11 +286,15 @@ static int ps__transfer(ps_conn *c, int sending, const ps_iovec *v, size_t n,
     for (;;) {
         int rc = PS_EWOULDBLOCK;
         if (!wait_first) {
-            if (n == 1)
-                rc = sending ? ps__conn_send(c->h.sock, v->base, v->len,
-                                             moved, may_block)
-                             : ps__conn_recv(c->h.sock, v->base, v->len,
-                                             moved, may_block);
+            if (n == 1 && sending)
+                rc = ps__conn_send(c->h.sock, v->base, v->len, moved,
+                                   may_block);
+            else if (n == 1 && (may_block || dl == PS__DL_NOWAIT))
+                rc = ps__conn_recv(c->h.sock, v->base, v->len, moved,
+                                   may_block);
+            else if (n == 1)
+                rc = ps__conn_recv_until(c->h.sock, v->base, v->len, moved,
+                                         dl);
             else
                 rc = sending
                          ? ps__conn_sendv(c->h.sock, v, n, moved, may_block)

@@ -283,6 +283,13 @@ int ps__conn_send(ps__sock_t s, const void *buf, size_t len, size_t *sent,
 int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
                   int may_block);
 #endif
+/* One receive with deadline `dl` (neither PS__DL_FOREVER nor
+ * PS__DL_NOWAIT): as ps__conn_recv, but it may wait for data until `dl`
+ * (Windows: one overlapped call and a timed wait), or return
+ * PS_EWOULDBLOCK at once (POSIX), and then the common code waits with
+ * ps__sock_wait. PS_EWOULDBLOCK also when a wait ended early. */
+int ps__conn_recv_until(ps__sock_t s, void *buf, size_t cap, size_t *got,
+                        ps__deadline dl);
 /* shutdown() with PS_SHUT_* `how`; also wakes threads blocked on `s`. */
 int ps__conn_shutdown(ps__sock_t s, int how);
 /* Reset: SO_LINGER {1, 0} then close. */

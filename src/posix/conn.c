@@ -30,6 +30,14 @@ int ps__conn_connect_result(ps__sock_t s)
     return ps__sock_set_nonblocking(s, 0); /* back to connection mode */
 }
 
+/* poll() waits here (ps__sock_wait, from the common code): one try. */
+int ps__conn_recv_until(ps__sock_t s, void *buf, size_t cap, size_t *got,
+                        ps__deadline dl)
+{
+    (void)dl;
+    return ps__conn_recv(s, buf, cap, got, 0);
+}
+
 /* ---- vectored I/O -------------------------------------------------------
  * ps_iovec has struct iovec's layout on every POSIX system we know of (as
  * libuv's uv_buf_t relies on): the array goes to sendmsg / recvmsg as it

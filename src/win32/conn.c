@@ -6,8 +6,9 @@
  * - a connect without deadline (`nonblocking` 0) runs on a blocking socket
  *   and makes it non-blocking once connected: nobody can wake it, since no
  *   handle exists until it returns;
- * - a receive that may block (`may_block`) is one overlapped WSARecv and,
- *   if that pends, one wait for it (ps__conn_recv_overlapped).
+ * - a receive that may block (`may_block`), or that has a deadline
+ *   (ps__conn_recv_until), is one overlapped WSARecv and, if that pends,
+ *   one wait for it (ps__conn_recv_overlapped).
  * Everything else returns PS_EWOULDBLOCK and the common code waits with
  * ps__sock_wait. */
 #include "internal.h"
@@ -163,13 +164,14 @@ void ps__conn_os_unload(void)
         FlsFree(ps__recv_event_slot);
 }
 
-/* One receive that waits as long as it takes: PS_OK with *n bytes (0 is
- * end of stream or, if *pended is 0, maybe a reset: see
- * ps__conn_end_of_stream), PS_EWOULDBLOCK if the wait was cancelled (by a
- * shutdown: the common code reads the flag; by anything else: it waits and
- * retries) or no event could be had, or an error. */
+/* One receive that waits up to `wait_ms` (INFINITE: as long as it takes):
+ * PS_OK with *n bytes (0 is end of stream or, if *pended is 0, maybe a
+ * reset: see ps__conn_end_of_stream), PS_EWOULDBLOCK if nothing came in
+ * time, if the wait was cancelled (by a shutdown: the common code reads
+ * the flag; by anything else: it waits and retries) or if no event could
+ * be had, or an error. */
 static int ps__conn_recv_overlapped(ps__sock_t s, void *buf, size_t cap,
-                                    DWORD *n, int *pended)
+                                    DWORD *n, int *pended, DWORD wait_ms)
 {
     HANDLE ev = ps__recv_event();
     if (!ev)
@@ -189,8 +191,21 @@ static int ps__conn_recv_overlapped(ps__sock_t s, void *buf, size_t cap,
     if (err != WSA_IO_PENDING)
         return ps__os_fail(err);
     *pended = 1;
-    /* Waits on the event; the buffer and `ov` stay in use until then. */
-    if (WSAGetOverlappedResult(s, &ov, n, TRUE, &flags))
+    /* Out of time: cancel this receive only. It may complete all the same
+     * (data that came meanwhile is returned, not lost); either way the
+     * buffer and `ov` stay in use until the result below is in. */
+    BOOL wait = TRUE;
+    if (wait_ms != INFINITE) {
+        DWORD w = WaitForSingleObject(ev, wait_ms);
+        if (w == WAIT_TIMEOUT)
+            CancelIoEx((HANDLE)s, &ov);
+        else if (w == WAIT_OBJECT_0)
+            wait = FALSE; /* complete: a second wait would cost a call */
+    }
+    BOOL done = WSAGetOverlappedResult(s, &ov, n, wait, &flags);
+    if (!done && !wait && WSAGetLastError() == WSA_IO_INCOMPLETE)
+        done = WSAGetOverlappedResult(s, &ov, n, TRUE, &flags);
+    if (done)
         return PS_OK;
     err = WSAGetLastError();
     if (err == WSA_OPERATION_ABORTED) {
@@ -200,22 +215,29 @@ static int ps__conn_recv_overlapped(ps__sock_t s, void *buf, size_t cap,
     return ps__os_fail(err);
 }
 
+/* After an overlapped receive returned `rc` with `n` bytes. */
+static int ps__conn_recv_result(ps__sock_t s, int rc, DWORD n, int pended,
+                                size_t *got)
+{
+    if (rc != PS_OK)
+        return rc;
+    /* A receive that was pending when the connection ended reports a reset
+     * as such, also under Wine (tests/test_conn.c checks both cases): only
+     * an immediate 0 needs the zero-byte send. */
+    if (n == 0)
+        return pended ? ps__fail(PS_ECLOSED) : ps__conn_end_of_stream(s);
+    *got = (size_t)n;
+    return PS_OK;
+}
+
 int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
                   int may_block)
 {
     if (may_block) {
         DWORD n;
         int pended;
-        int rc = ps__conn_recv_overlapped(s, buf, cap, &n, &pended);
-        if (rc != PS_OK)
-            return rc;
-        /* A receive that was pending when the connection ended reports a
-         * reset as such, also under Wine (tests/test_conn.c checks both
-         * cases): only an immediate 0 needs the zero-byte send. */
-        if (n == 0)
-            return pended ? ps__fail(PS_ECLOSED) : ps__conn_end_of_stream(s);
-        *got = (size_t)n;
-        return PS_OK;
+        int rc = ps__conn_recv_overlapped(s, buf, cap, &n, &pended, INFINITE);
+        return ps__conn_recv_result(s, rc, n, pended, got);
     }
     int n = recv(s, (char *)buf, cap > INT_MAX ? INT_MAX : (int)cap, 0);
     if (n == SOCKET_ERROR)
@@ -224,6 +246,22 @@ int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
         return ps__conn_end_of_stream(s);
     *got = (size_t)n;
     return PS_OK;
+}
+
+/* A receive with a deadline is one overlapped call and one timed wait, not
+ * try / select / try. A wait that ends early (Windows waits may end a
+ * timer tick early) returns PS_EWOULDBLOCK and the common code waits out
+ * the rest with the clock. */
+int ps__conn_recv_until(ps__sock_t s, void *buf, size_t cap, size_t *got,
+                        ps__deadline dl)
+{
+    int left = ps__deadline_left_ms(dl);
+    if (left == 0)
+        return ps__conn_recv(s, buf, cap, got, 0);
+    DWORD n;
+    int pended;
+    int rc = ps__conn_recv_overlapped(s, buf, cap, &n, &pended, (DWORD)left);
+    return ps__conn_recv_result(s, rc, n, pended, got);
 }
 
 /* ---- vectored I/O -------------------------------------------------------
