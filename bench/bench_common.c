@@ -25,13 +25,15 @@ static void bench_usage(const char *prog)
             "usage: %s WORKLOAD COUNT [SIZE]\n"
             "  pingpong COUNT [SIZE]  COUNT round trips of SIZE bytes "
             "(default %d, max %d)\n"
+            "  pingpong-deadline COUNT [SIZE]  the same, every portsock "
+            "call with a %d ms timeout\n"
             "  bulk COUNT [SIZE]      COUNT chunks of SIZE bytes one way "
             "(default %d, max %ld)\n"
             "  churn COUNT            COUNT connect/accept/close cycles\n"
             "COUNT: 1..%ld. Server and client are two threads over "
             "127.0.0.1.\n",
             prog, BENCH_PINGPONG_SIZE, BENCH_MAX_PINGPONG_SIZE,
-            BENCH_BULK_CHUNK, BENCH_MAX_CHUNK, BENCH_MAX_COUNT);
+            BENCH_DEADLINE_MS, BENCH_BULK_CHUNK, BENCH_MAX_CHUNK, BENCH_MAX_COUNT);
     exit(2);
 }
 
@@ -55,8 +57,10 @@ void bench_parse_args(int argc, char **argv, const char *api,
         bench_usage(prog);
     memset(a, 0, sizeof *a);
     a->name = argv[1];
-    if (strcmp(argv[1], "pingpong") == 0) {
+    int deadline = strcmp(argv[1], "pingpong-deadline") == 0;
+    if (strcmp(argv[1], "pingpong") == 0 || deadline) {
         a->workload = BENCH_PINGPONG;
+        a->deadline_ms = deadline ? BENCH_DEADLINE_MS : 0;
         a->size = argc == 4 ? (size_t)bench_number(prog, argv[3],
                                                    BENCH_MAX_PINGPONG_SIZE)
                             : BENCH_PINGPONG_SIZE;

@@ -21,7 +21,13 @@ struct bench_args {
     const char *name;
     long count;  /* round trips, chunks or connect/accept/close cycles */
     size_t size; /* message size (pingpong) or chunk size (bulk); 0 for churn */
+    int deadline_ms; /* pingpong-deadline: the timeout of every portsock
+                      * call (raw sockets have none: they block as in
+                      * pingpong); 0 otherwise */
 };
+
+/* pingpong-deadline's timeout: long enough never to expire here. */
+#define BENCH_DEADLINE_MS 10000
 
 /* Print "bench[api]: message" to stderr and exit(1). */
 _Noreturn void bench_die(const char *api, const char *fmt, ...)

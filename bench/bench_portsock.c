@@ -1,5 +1,6 @@
 /* The benchmark workloads written against the portsock blocking API
- * (every call with PS_FOREVER). Public API only, no platform #ifdef: the
+ * (every call with PS_FOREVER; pingpong-deadline gives each call a
+ * timeout). Public API only, no platform #ifdef: the
  * thread and the clock come from bench_thread.h. bench_raw_posix.c and
  * bench_raw_win32.c do the same work with raw sockets, call for call. */
 #include "portsock.h"
@@ -52,10 +53,11 @@ static void server_pingpong(void *arg)
     if (!buf)
         bench_die(API, "out of memory");
     ps_conn *c = accept_one(s->l, 1);
+    int timeout = s->a->deadline_ms ? s->a->deadline_ms : PS_FOREVER;
     for (long i = 0; i < s->a->count; i++) {
-        check(ps_recv_exact(c, buf, size, NULL, PS_FOREVER),
+        check(ps_recv_exact(c, buf, size, NULL, timeout),
               "ps_recv_exact (server)");
-        check(ps_send_all(c, buf, size, NULL, PS_FOREVER),
+        check(ps_send_all(c, buf, size, NULL, timeout),
               "ps_send_all (server)");
     }
     check(ps_close(c), "ps_close (server)");
@@ -104,11 +106,12 @@ static double client_pingpong(const ps_addr *to, const struct bench_args *a,
     if (!msg || !reply)
         bench_die(API, "out of memory");
     ps_conn *c = connect_one(to, 1);
+    int timeout = a->deadline_ms ? a->deadline_ms : PS_FOREVER;
     double t0 = bench_now();
     for (long i = 0; i < a->count; i++) {
         msg[0] = (unsigned char)i;
-        check(ps_send_all(c, msg, size, NULL, PS_FOREVER), "ps_send_all");
-        check(ps_recv_exact(c, reply, size, NULL, PS_FOREVER),
+        check(ps_send_all(c, msg, size, NULL, timeout), "ps_send_all");
+        check(ps_recv_exact(c, reply, size, NULL, timeout),
               "ps_recv_exact");
         if (reply[0] != msg[0])
             bench_die(API, "pingpong: round trip %ld: wrong reply", i);

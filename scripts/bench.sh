@@ -235,9 +235,10 @@ wall_table() {
     local tag=$1 title=$2 goal=$3 reps=$4 pp=$5 bulk=$6 churn=$7 ps=$8 raw=$9
     shift 9
     local launch=("$@")
-    local names=(pingpong-1 pingpong-64 bulk churn)
+    local names=(pingpong-1 pingpong-64 pingpong-dl bulk churn)
     local -A args=(
         [pingpong-1]="pingpong $pp 1" [pingpong-64]="pingpong $pp 64"
+        [pingpong-dl]="pingpong-deadline $pp 1"
         [bulk]="bulk $bulk $CHUNK" [churn]="churn $churn")
     say "$title"
     echo "counts: pingpong $pp round trips, bulk $bulk x $CHUNK B = $((bulk * CHUNK / 1048576)) MiB, churn $churn cycles; $reps runs each, portsock and raw alternating (ABBA)"
@@ -278,7 +279,8 @@ wall_table() {
         }'
     done
     echo "(raw/portsock = median raw time / median portsock time: portsock throughput relative to raw;"
-    echo " spread = (max - min) / median of the runs, portsock/raw)"
+    echo " spread = (max - min) / median of the runs, portsock/raw; pingpong-dl: pingpong-1 with every"
+    echo " portsock call given a 10 s timeout, raw blocking as in pingpong-1: what a deadline costs)"
 }
 
 if ((DO_CLASSIC && DO_NATIVE && NATIVE_OK)); then
