@@ -18,7 +18,7 @@ void ps__conn_init(ps_conn *c, ps__sock_t s)
     atomic_init(&c->shut, 0);
     c->connecting = 0;
     c->connect_rc = PS_OK;
-    c->is_stdin = 0;
+    c->flags = 0;
 }
 
 /* Freed connections kept for the next ps_connect / ps_accept: a server
@@ -283,9 +283,22 @@ static int ps__transfer(ps_conn *c, int sending, const ps_iovec *v, size_t n,
                         size_t *moved, ps__deadline dl, int wait_first)
 {
     int may_block = dl == PS__DL_FOREVER;
+    /* A receive with a deadline, on a backend that only tries in it
+     * (POSIX), costs try, wait, receive when the data is not there yet.
+     * Once a timed receive on this connection had to wait (as in every
+     * request / response exchange), later ones wait first: two system
+     * calls, not three. Where data is always there already (streaming),
+     * that adds a wait which returns at once; no cheap sign tells the two
+     * apart afterwards (a receive that fills its buffer is no such sign:
+     * ps_recv_exact always does), so the choice stays. */
+    int timed_recv = !PS__CONN_RECV_UNTIL_WAITS && !sending && n == 1 &&
+                     !may_block && dl != PS__DL_NOWAIT;
+    if (timed_recv && !wait_first && (c->flags & PS__CONN_RECV_WAITED))
+        wait_first = 1;
     for (;;) {
         int rc = PS_EWOULDBLOCK;
-        if (!wait_first) {
+        int tried = !wait_first;
+        if (tried) {
             if (n == 1 && sending)
                 rc = ps__conn_send(c->h.sock, v->base, v->len, moved,
                                    may_block);
@@ -305,6 +318,8 @@ static int ps__transfer(ps_conn *c, int sending, const ps_iovec *v, size_t n,
             return PS_OK;
         if (rc == PS__EINTR)
             continue;
+        if (rc == PS_EWOULDBLOCK && tried && timed_recv)
+            c->flags |= PS__CONN_RECV_WAITED;
         if (rc == PS_EWOULDBLOCK) {
             /* A would-block may be a wait that ps_shutdown cancelled (the
              * Windows backend's overlapped receive): the flag says so. */
@@ -591,7 +606,7 @@ int ps_shutdown(ps_conn *c, int how)
  * and give back ps_stdin_conn's slot. */
 static void ps__conn_release(ps_conn *c)
 {
-    if (c->is_stdin)
+    if (c->flags & PS__CONN_STDIN)
         ps__stdin_release();
     ps__handle_detach(&c->h);
 }

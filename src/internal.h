@@ -56,8 +56,12 @@ struct ps_conn {
     atomic_int shut;    /* PS_SHUT_RD / PS_SHUT_WR bits this side shut down */
     int16_t connect_rc; /* ps_connect_start's outcome once known */
     uint8_t connecting; /* that attempt has no outcome yet */
-    uint8_t is_stdin;   /* ps_stdin_conn's: closing it frees the slot */
+    uint8_t flags;      /* PS__CONN_* */
 };
+
+/* struct ps_conn's flags. */
+#define PS__CONN_STDIN 1       /* ps_stdin_conn's: closing it frees the slot */
+#define PS__CONN_RECV_WAITED 2 /* a timed receive on it had to wait */
 
 struct ps_dgram {
     ps__handle h;
@@ -290,6 +294,9 @@ int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
  * ps__sock_wait. PS_EWOULDBLOCK also when a wait ended early. */
 int ps__conn_recv_until(ps__sock_t s, void *buf, size_t cap, size_t *got,
                         ps__deadline dl);
+/* Each platform.h defines PS__CONN_RECV_UNTIL_WAITS: 1 if ps__conn_recv_until
+ * waits itself, 0 if it only tries (then the common code waits first
+ * where the connection's last timed receive had to wait). */
 /* shutdown() with PS_SHUT_* `how`; also wakes threads blocked on `s`. */
 int ps__conn_shutdown(ps__sock_t s, int how);
 /* Reset: SO_LINGER {1, 0} then close. */

@@ -50,7 +50,7 @@ int ps_stdin_conn(ps_conn **out)
         atomic_store(&ps__stdin_refs, 0);
         return rc;
     }
-    pair[0]->is_stdin = 1;
+    pair[0]->flags |= PS__CONN_STDIN;
     *out = pair[0];
     return PS_OK;
 }

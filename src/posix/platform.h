@@ -56,4 +56,7 @@ static inline int ps__conn_recv(ps__sock_t s, void *buf, size_t cap,
     return PS_OK;
 }
 
+/* ps__conn_recv_until (src/internal.h): one MSG_DONTWAIT try; poll waits. */
+#define PS__CONN_RECV_UNTIL_WAITS 0
+
 #endif
