@@ -591,11 +591,9 @@ PS_API int ps_poller_remove_dgram(ps_poller *p, ps_dgram *d);
 /** Wait for events: up to `max` ready handles go to `events`, their count
  * to `*n` (0 when the timeout passed or only a wake-up came). Handles that
  * did not fit are reported by the next call. Returns PS_OK (also for a
- * timeout with *n == 0, never earlier than `timeout_ms`; a wait that a
- * signal interrupts restarts its timeout once, so it can last up to about
- * twice `timeout_ms`), or PS_EINVAL (NULL, max == 0, bad timeout). No heap
- * allocation in steady state, and no clock read unless a signal
- * interrupts the wait (on Windows: once per wait with a timeout). */
+ * timeout with *n == 0, never earlier than `timeout_ms`; a signal that
+ * interrupts the wait is retried with the time left), or PS_EINVAL (NULL,
+ * max == 0, bad timeout). No heap allocation in steady state. */
 PS_API int ps_poller_wait(ps_poller *p, ps_event *events, size_t max,
                           size_t *n, int timeout_ms);
 /** Make a running or the next ps_poller_wait return at once (with the

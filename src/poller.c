@@ -173,18 +173,19 @@ static PS__COLD int ps__poller_wait_until(ps_poller *p, ps_event *events,
 }
 
 /* A first wait of `timeout_ms` ended with `rc`, neither events nor a
- * wake-up. */
+ * wake-up; `dl` is its deadline (made before it, when timeout_ms > 0). */
 static PS__COLD int ps__poller_wait_more(ps_poller *p, ps_event *events,
                                          size_t max, size_t *n,
-                                         int timeout_ms, int rc)
+                                         int timeout_ms, int rc,
+                                         ps__deadline dl)
 {
     *n = 0;
     if (rc != PS_ETIMEDOUT && rc != PS__EINTR)
         return rc;
     if (timeout_ms == 0 || (rc == PS_ETIMEDOUT && !p->ops->early_timeouts))
         return PS_OK;
-    ps__deadline dl;
-    (void)ps__deadline_make(timeout_ms, &dl); /* valid: checked before */
+    if (timeout_ms == PS_FOREVER)
+        dl = PS__DL_FOREVER;
     return ps__poller_wait_until(p, events, max, n, dl);
 }
 
@@ -195,25 +196,27 @@ static PS__COLD int ps__poller_wait_invalid(size_t *n)
     return ps__fail(PS_EINVAL);
 }
 
-/* The first wait gets `timeout_ms` itself and the clock is read only if it
- * ends early: a wait that ends with events, a wake-up or a full timeout
- * costs no clock reads. The price: when a signal interrupts a wait, the
- * time it had waited is not known, so the whole timeout counts again from
- * that moment (later waits keep that deadline). Such a wait never ends
- * early and lasts at most about twice `timeout_ms`. Mechanisms whose own
- * timeouts may end early (ops->early_timeouts) read the clock first. */
+/* The first wait gets `timeout_ms` itself; its deadline is made before
+ * it (one clock read, only for a positive timeout) but read again only if
+ * the wait ends early: a signal, or a mechanism whose own timeouts may end
+ * early (ops->early_timeouts). So an interrupted wait goes on with the time
+ * that is left, as DESIGN.md requires, and a wait that ends with events, a
+ * wake-up or a full timeout reads the clock once at most. */
 int ps_poller_wait(ps_poller *p, ps_event *events, size_t max, size_t *n,
                    int timeout_ms)
 {
     if (!p || !events || max == 0 || !n || timeout_ms < PS_FOREVER)
         return ps__poller_wait_invalid(n);
-    if (timeout_ms > 0 && p->ops->early_timeouts)
-        return ps__poller_wait_until(p, events, max, n,
-                                     ps__now_us() + (int64_t)timeout_ms * 1000);
+    ps__deadline dl = PS__DL_NOWAIT;
+    if (timeout_ms > 0) {
+        dl = ps__now_us() + (int64_t)timeout_ms * 1000;
+        if (p->ops->early_timeouts)
+            return ps__poller_wait_until(p, events, max, n, dl);
+    }
     int rc = p->ops->wait(p, events, max, n, timeout_ms);
     if (rc == PS_OK)
         return PS_OK;
-    return ps__poller_wait_more(p, events, max, n, timeout_ms, rc);
+    return ps__poller_wait_more(p, events, max, n, timeout_ms, rc, dl);
 }
 
 int ps_poller_wake(ps_poller *p)

@@ -151,6 +151,43 @@ static void test_eintr_retried(void **state)
     ps_listener_close(l);
 }
 
+/* A poller wait interrupted by signals goes on with the time left (the
+ * DESIGN.md timeout rule), on every mechanism: not early, and not a full
+ * timeout again from the interruption (the first signal comes 200 ms in,
+ * so that would end near 500 ms). */
+static void test_eintr_poller_wait_keeps_deadline(void **state)
+{
+    (void)state;
+    const unsigned flags[] = {0, PS_POLLER_POLL};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        ps_poller *p;
+        int rc = ps_poller_create(&p, flags[i]);
+        if (rc == PS_ENOTSUP)
+            continue; /* no such mechanism here */
+        assert_int_equal(rc, PS_OK);
+        const char *why = NULL;
+        if (ps_test_signal_storm_start(200, &why) != 0) {
+            ps_poller_close(p);
+            print_message("skip: %s\n", why ? why : "no signals");
+            skip();
+        }
+        ps_event ev[4];
+        size_t n = 99;
+        double t0 = ps_test_now_ms();
+        rc = ps_poller_wait(p, ev, 4, &n, 300);
+        double waited = ps_test_now_ms() - t0;
+        long signals = ps_test_signal_storm_stop();
+        print_message("%s: %ld signals, waited %.1f ms\n",
+                      ps_poller_backend(p), signals, waited);
+        assert_true(signals >= 1);
+        assert_int_equal(rc, PS_OK);
+        assert_int_equal(n, 0);
+        assert_true(waited >= 299.95);
+        assert_true(waited < 450.0);
+        ps_poller_close(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_not_inherited),
         cmocka_unit_test(test_accept_out_of_descriptors),
         cmocka_unit_test(test_eintr_retried),
+        cmocka_unit_test(test_eintr_poller_wait_keeps_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,9 +54,9 @@ int ps_test_fd_exhaust(int max);
 void ps_test_fd_release(void);
 
 /* Deliver a signal with no SA_RESTART to thread `target` every `period_ms`
- * until ps_test_signal_storm_stop; 0 on success, -1 where the platform has
- * no signals that interrupt socket calls (reason in *why). The target is
- * the calling thread. */
+ * (the first one period after the start) until ps_test_signal_storm_stop;
+ * 0 on success, -1 where the platform has no signals that interrupt socket
+ * calls (reason in *why). The target is the calling thread. */
 int ps_test_signal_storm_start(int period_ms, const char **why);
 /* Stop the storm; returns how many signals were delivered. */
 long ps_test_signal_storm_stop(void);

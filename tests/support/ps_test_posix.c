@@ -135,9 +135,13 @@ static void ps_test_storm_handler(int sig)
 static void *ps_test_storm_main(void *p)
 {
     (void)p;
-    while (atomic_load(&ps_test_storm_run)) {
-        pthread_kill(ps_test_storm_target, SIGUSR1);
+    /* The first signal comes one period after the start, so that a test
+     * knows when its call is first interrupted. */
+    for (;;) {
         ps_test_sleep_ms(ps_test_storm_period);
+        if (!atomic_load(&ps_test_storm_run))
+            break;
+        pthread_kill(ps_test_storm_target, SIGUSR1);
     }
     return NULL;
 }
