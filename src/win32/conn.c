@@ -1,8 +1,8 @@
 /* Winsock connections: connect, one send / receive, shutdown, options.
- * Connection sockets are non-blocking once connected (see socket.c). Two
- * calls that wait forever avoid the try / select / try sequence (three
- * Winsock calls, each a wineserver round trip under Wine, where a raw
- * blocking call makes one):
+ * Connection sockets are non-blocking once connected (see socket.c). These
+ * calls that wait avoid the try / select / try sequence (three Winsock
+ * calls, each a wineserver round trip under Wine, where a raw blocking call
+ * makes one):
  * - a connect without deadline (`nonblocking` 0) runs on a blocking socket
  *   and makes it non-blocking once connected: nobody can wake it, since no
  *   handle exists until it returns;
@@ -112,7 +112,8 @@ static int ps__conn_end_of_stream(ps__sock_t s)
  * data; CancelIoEx from another thread (ps__conn_shutdown) ends it with
  * WSA_OPERATION_ABORTED and leaves the connection usable; started after
  * shutdown(SD_RECEIVE) it fails at once with WSAESHUTDOWN; a peer's reset
- * reads as 0 bytes (checked by ps__conn_end_of_stream as before).
+ * that came before it reads as 0 bytes at once (ps__conn_end_of_stream
+ * tells), one that comes while it is pending fails it with a reset.
  *
  * The wait needs an event. One per thread, made on first use and closed
  * when the thread ends by the fiber-local-storage callback, costs nothing
