@@ -398,7 +398,11 @@ PS_API int ps_conn_set_keepalive(ps_conn *c, int on, int idle_s,
  * or waking a thread. */
 PS_API int ps_conn_pair(ps_conn *pair[2]);
 /** The OS socket; do not close it or change its blocking mode.
- * PS_INVALID_SOCKET for NULL. */
+ * PS_INVALID_SOCKET for NULL. On Windows the socket is overlapped and
+ * non-blocking; portsock's own waiting receives are overlapped calls whose
+ * completions are kept off any I/O completion port you associate the
+ * socket with (the event's low bit), and ps_shutdown cancels the I/O
+ * pending on the socket (CancelIoEx) to wake its waiters. */
 PS_API ps_socket_t ps_conn_native(const ps_conn *c);
 /** A connection that delivers this process's standard input, whatever it
  * is (terminal, Windows console, pipe, file): ps_recv and the poller see
