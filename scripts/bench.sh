@@ -196,17 +196,19 @@ fi
 # Wall clock
 # ---------------------------------------------------------------------------
 
-# run_prog OUTFILE cmd...: run one benchmark; append its seconds to OUTFILE
-# and echo them. A failed run is shown and tried once more (under Wine a
-# shared wineserver can go away under us); a second failure echoes FAIL.
-run_prog() {
-    local out=$1 line secs try
-    shift
+# bench_once KEEP OUTFILE cmd...: run one benchmark program, append to
+# OUTFILE its seconds (KEEP=seconds) or its whole result line (KEEP=line),
+# and echo the seconds. A failed run is shown and tried once more (under
+# Wine a shared wineserver can go away under us); a second failure echoes
+# FAIL.
+bench_once() {
+    local keep=$1 out=$2 line secs try
+    shift 2
     for try in 1 2; do
         if line=$(timeout 900 "$@" 2>"$TMP/stderr") &&
             secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line") &&
             [[ -n $secs ]]; then
-            echo "$secs" >>"$out"
+            if [[ $keep == line ]]; then echo "$line" >>"$out"; else echo "$secs" >>"$out"; fi
             printf '%s' "$secs"
             ((try == 1)) || printf ' (retried)'
             return 0
@@ -216,6 +218,9 @@ run_prog() {
     FAILED=1
     printf 'FAIL'
 }
+
+# run_prog OUTFILE cmd...: one run of a classic workload (seconds kept).
+run_prog() { bench_once seconds "$@"; }
 
 median() { # median of the numbers in file $1 (empty: nan)
     [[ -s $1 ]] || { echo nan; return; }
@@ -427,25 +432,9 @@ fi
 #               its resident memory before and at its peak
 # ---------------------------------------------------------------------------
 
-# poller_run OUT cmd...: one run; appends its result line to OUT and echoes
-# the seconds (a failed run is shown and tried once more, as run_prog).
-poller_run() {
-    local out=$1 line secs try
-    shift
-    for try in 1 2; do
-        if line=$(timeout 900 "$@" 2>"$TMP/stderr") &&
-            secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line") &&
-            [[ -n $secs ]]; then
-            echo "$line" >>"$out"
-            printf '%s' "$secs"
-            ((try == 1)) || printf ' (retried)'
-            return 0
-        fi
-        { echo; warn "failed (attempt $try): $*"; sed 's/^/    /' "$TMP/stderr"; } >&2
-    done
-    FAILED=1
-    printf 'FAIL'
-}
+# poller_run OUT cmd...: one run of a poller workload (its result line is
+# kept: "many" lines also carry the memory figures).
+poller_run() { bench_once line "$@"; }
 
 field() { # field FILE NAME > values: NAME=value of every result line in FILE
     [[ -s $1 ]] && sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1"
