@@ -87,6 +87,28 @@ build windows || { err "Windows build failed"; exit 1; }
 # One direction: start SERVER on 127.0.0.1:0, read its port, run CLIENT
 # against it, check both sides. Returns 1 if anything was not intact.
 # ---------------------------------------------------------------------------
+# listen_port OUT PID NAME: a server started on port 0 prints the port it
+# got ("listening on 127.0.0.1:PORT") to OUT; wait for that line (WAIT_S)
+# and print PORT. Fails with a message if NAME exits first or never says.
+listen_port() {
+    local out=$1 pid=$2 name=$3 line="" deadline=$((SECONDS + WAIT_S))
+    while :; do
+        line=$(sed -n 's/\r$//; s/^listening on //p' "$out")
+        [[ -n $line ]] && break
+        if ! kill -0 "$pid" 2>/dev/null; then
+            err "$name exited before listening:"; cat "$out.err" >&2; return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            err "no 'listening on' line from $name within ${WAIT_S}s"; return 1
+        fi
+        sleep 0.2
+    done
+    if [[ ! $line =~ ^127\.0\.0\.1:([0-9]+)$ ]]; then
+        err "$name listens on '$line', expected 127.0.0.1:PORT"; return 1
+    fi
+    echo "${BASH_REMATCH[1]}"
+}
+
 run_direction() { # LABEL FROM TO SERVER_KIND CLIENT_KIND
     local label=$1 from=$2 to=$3 skind=$4 ckind=$5
     local -a server client words
@@ -106,23 +128,8 @@ run_direction() { # LABEL FROM TO SERVER_KIND CLIENT_KIND
     "${server[@]}" -n 1 127.0.0.1:0 >"$out" 2>"$out.err" &
     SERVER_PID=$!
 
-    # Port 0: the server prints the port it got; wait for that line.
-    local line="" deadline=$((SECONDS + WAIT_S))
-    while :; do
-        line=$(sed -n 's/\r$//; s/^listening on //p' "$out")
-        [[ -n $line ]] && break
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            err "server exited before listening:"; cat "$out.err" >&2; return 1
-        fi
-        if ((SECONDS >= deadline)); then
-            err "no 'listening on' line from the server within ${WAIT_S}s"; return 1
-        fi
-        sleep 0.2
-    done
-    if [[ ! $line =~ ^127\.0\.0\.1:([0-9]+)$ ]]; then
-        err "server listens on '$line', expected 127.0.0.1:PORT"; return 1
-    fi
-    local port=${BASH_REMATCH[1]}
+    local port
+    port=$(listen_port "$out" "$SERVER_PID" "the server") || return 1
     echo "server:   ${server[*]##*/} listening on 127.0.0.1:$port"
 
     words=(hello from "$from" to "$to" at "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)")
@@ -174,22 +181,8 @@ run_poll() {
 
     wine "$BIN_windows/echo-poll.exe" -n "$n" 127.0.0.1:0 >"$out" 2>"$out.err" &
     SERVER_PID=$!
-    local line="" deadline=$((SECONDS + WAIT_S))
-    while :; do
-        line=$(sed -n 's/\r$//; s/^listening on //p' "$out")
-        [[ -n $line ]] && break
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            err "echo-poll.exe exited before listening:"; cat "$out.err" >&2; return 1
-        fi
-        if ((SECONDS >= deadline)); then
-            err "no 'listening on' line from echo-poll.exe within ${WAIT_S}s"; return 1
-        fi
-        sleep 0.2
-    done
-    if [[ ! $line =~ ^127\.0\.0\.1:([0-9]+)$ ]]; then
-        err "echo-poll.exe listens on '$line', expected 127.0.0.1:PORT"; return 1
-    fi
-    local port=${BASH_REMATCH[1]} backend
+    local port backend
+    port=$(listen_port "$out" "$SERVER_PID" "echo-poll.exe") || return 1
     backend=$(sed -n 's/\r$//; s/^poller: //p' "$out")
     echo "server:   echo-poll.exe listening on 127.0.0.1:$port (poller: ${backend:-?})"
 
