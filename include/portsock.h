@@ -402,7 +402,14 @@ PS_API int ps_conn_pair(ps_conn *pair[2]);
  * non-blocking; portsock's own waiting receives are overlapped calls whose
  * completions are kept off any I/O completion port you associate the
  * socket with (the event's low bit), and ps_shutdown cancels the I/O
- * pending on the socket (CancelIoEx) to wake its waiters. */
+ * pending on the socket (CancelIoEx) to wake its waiters. On POSIX the
+ * socket is blocking, and portsock may set a receive timeout (SO_RCVTIMEO)
+ * on it: a receive with a timeout leaves one set until the next portsock
+ * receive without one, so a blocking recv() of your own on the socket may
+ * fail with EAGAIN. Set or clear SO_RCVTIMEO yourself for such a call,
+ * and put back the value you found (getsockopt) before portsock receives
+ * again: portsock remembers what it set and does not read it back, so a
+ * value left changed could make its timeouts end late or not at all. */
 PS_API ps_socket_t ps_conn_native(const ps_conn *c);
 /** A connection that delivers this process's standard input, whatever it
  * is (terminal, Windows console, pipe, file): ps_recv and the poller see

@@ -11,6 +11,9 @@
 _Static_assert(sizeof(void *) != 8 || sizeof(ps__sock_t) != 4 ||
                    sizeof(struct ps_conn) <= 24,
                "struct ps_conn grew past 24 bytes");
+/* connect_rc keeps a PS_E... code in 8 bits. */
+_Static_assert(PS_EIO >= INT8_MIN && PS_EIO < 0,
+               "PS_E... codes no longer fit struct ps_conn's connect_rc");
 
 void ps__conn_init(ps_conn *c, ps__sock_t s)
 {
@@ -19,6 +22,7 @@ void ps__conn_init(ps_conn *c, ps__sock_t s)
     c->connecting = 0;
     c->connect_rc = PS_OK;
     c->flags = 0;
+    c->recv_timeo = 0; /* a new socket has none */
 }
 
 /* Freed connections kept for the next ps_connect / ps_accept: a server
@@ -240,7 +244,7 @@ static int ps__connect_settle(ps_conn *c, ps__deadline dl)
     if (rc == PS_EWOULDBLOCK || rc == PS_ETIMEDOUT)
         return rc; /* still connecting: ask again later */
     c->connecting = 0;
-    c->connect_rc = (int16_t)rc;
+    c->connect_rc = (int8_t)rc;
     return rc;
 }
 
@@ -275,26 +279,71 @@ static int ps__io_error(ps_conn *c, int sending, int rc)
     return rc;
 }
 
+#if PS__CONN_RECV_TIMEO
+/* Make the socket's receive timeout `ms` (0: none) unless it is already:
+ * 1 if it is now, 0 if it could not be set (the receive then tries and
+ * waits as on a backend without receive timeouts; never an error). */
+static int ps__recv_timeo(ps_conn *c, int ms)
+{
+    if (c->recv_timeo == (uint32_t)ms)
+        return 1;
+    if (c->flags & PS__CONN_NO_RECV_TIMEO)
+        return 0;
+    if (ps__conn_set_recv_timeout(c->h.sock, ms) != PS_OK) {
+        c->flags |= PS__CONN_NO_RECV_TIMEO;
+        return 0;
+    }
+    c->recv_timeo = (uint32_t)ms;
+    if (ms != 0)
+        c->flags |= PS__CONN_RECV_TIMEO_SET;
+    else
+        c->flags &= (uint8_t)~PS__CONN_RECV_TIMEO_SET;
+    return 1;
+}
+#endif
+
+/* ps__transfer's `first`: how its first system call goes. */
+#define PS__FIRST_TRY 0   /* try, wait only if it would block */
+#define PS__FIRST_WAIT -1 /* the caller's own try would have blocked: wait */
+/* > 0: a receive with a deadline, made first as a blocking one with that
+ * many ms, the call's timeout, as the socket's receive timeout
+ * (PS__CONN_RECV_TIMEO; see ps__first). */
+
+/* ps__transfer's `first` for the first transfer of a call that tries
+ * first. */
+static int ps__first(int sending, int timeout_ms)
+{
+#if PS__CONN_RECV_TIMEO
+    if (!sending && timeout_ms >= PS__CONN_RECV_TIMEO_MIN_MS)
+        return timeout_ms;
+#else
+    (void)sending;
+    (void)timeout_ms;
+#endif
+    return PS__FIRST_TRY;
+}
+
 /* One transfer of at least one byte within `dl` from or into the buffers
  * v[0..n) (v[0] is not empty): try first, wait only if the call would
- * block (the common path is one system call). `wait_first`: the caller's
- * own try would have blocked, so wait before the next one. */
+ * block (the common path is one system call). A receive whose first try
+ * waits in the kernel up to a socket receive timeout (`first` > 0) goes
+ * on, if that ended without data before the deadline (a timer tick early,
+ * or a signal), with the clock: waits and tries as any later receive. */
 static int ps__transfer(ps_conn *c, int sending, const ps_iovec *v, size_t n,
-                        size_t *moved, ps__deadline dl, int wait_first)
+                        size_t *moved, ps__deadline dl, int first)
 {
     int may_block = dl == PS__DL_FOREVER;
-    /* A receive with a deadline, on a backend that only tries in it
-     * (POSIX), costs try, wait, receive when the data is not there yet.
-     * Once a timed receive on this connection had to wait (as in every
-     * request / response exchange), later ones wait first: two system
-     * calls, not three. Where data is always there already (streaming),
-     * that adds a wait which returns at once; no cheap sign tells the two
-     * apart afterwards (a receive that fills its buffer is no such sign:
-     * ps_recv_exact always does), so the choice stays. */
-    int timed_recv = !PS__CONN_RECV_UNTIL_WAITS && !sending && n == 1 &&
-                     !may_block && dl != PS__DL_NOWAIT;
-    if (timed_recv && !wait_first && (c->flags & PS__CONN_RECV_WAITED))
-        wait_first = 1;
+    int block = may_block; /* this try may wait in the kernel */
+#if PS__CONN_RECV_TIMEO
+    /* A blocking receive without deadline must not end at a timeout left
+     * on the socket. If it cannot be cleared, a receive that ends there
+     * returns PS_EWOULDBLOCK and the loop below waits: still correct. */
+    if (!sending && may_block && (c->flags & PS__CONN_RECV_TIMEO_SET))
+        (void)ps__recv_timeo(c, 0);
+    else if (first > 0)
+        block = ps__recv_timeo(c, first);
+#endif
+    int wait_first = first == PS__FIRST_WAIT;
     for (;;) {
         int rc = PS_EWOULDBLOCK;
         int tried = !wait_first;
@@ -302,24 +351,22 @@ static int ps__transfer(ps_conn *c, int sending, const ps_iovec *v, size_t n,
             if (n == 1 && sending)
                 rc = ps__conn_send(c->h.sock, v->base, v->len, moved,
                                    may_block);
-            else if (n == 1 && (may_block || dl == PS__DL_NOWAIT))
-                rc = ps__conn_recv(c->h.sock, v->base, v->len, moved,
-                                   may_block);
+            else if (n == 1 && (block || dl == PS__DL_NOWAIT))
+                rc = ps__conn_recv(c->h.sock, v->base, v->len, moved, block);
             else if (n == 1)
                 rc = ps__conn_recv_until(c->h.sock, v->base, v->len, moved,
                                          dl);
             else
                 rc = sending
                          ? ps__conn_sendv(c->h.sock, v, n, moved, may_block)
-                         : ps__conn_recvv(c->h.sock, v, n, moved, may_block);
+                         : ps__conn_recvv(c->h.sock, v, n, moved, block);
         }
         wait_first = 0;
+        block = may_block;
         if (rc == PS_OK)
             return PS_OK;
         if (rc == PS__EINTR)
             continue;
-        if (rc == PS_EWOULDBLOCK && tried && timed_recv)
-            c->flags |= PS__CONN_RECV_WAITED;
         if (rc == PS_EWOULDBLOCK) {
             /* A would-block may be a wait that ps_shutdown cancelled (the
              * Windows backend's overlapped receive): the flag says so. */
@@ -351,10 +398,14 @@ static int ps__io(ps_conn *c, int sending, const ps_iovec *iov, size_t count,
     int rc = ps__deadline_make(timeout_ms, &dl);
     if (rc != PS_OK)
         return rc;
+    /* A timed receive starts as a blocking one with the call's timeout,
+     * unless settling a connect took some of it. */
+    int first = ps__first(sending, timeout_ms);
     if (c->connecting || c->connect_rc != PS_OK) {
         rc = ps__connect_settle(c, dl);
         if (rc != PS_OK)
             return rc;
+        first = PS__FIRST_TRY;
     }
     int shut = atomic_load(&c->shut);
     if (sending && (shut & PS_SHUT_WR))
@@ -378,7 +429,8 @@ static int ps__io(ps_conn *c, int sending, const ps_iovec *iov, size_t count,
             v = head;
         }
         size_t step = 0;
-        rc = ps__transfer(c, sending, v, n, &step, dl, 0);
+        rc = ps__transfer(c, sending, v, n, &step, dl, first);
+        first = PS__FIRST_TRY;
         if (rc != PS_OK)
             break;
         done += step;
@@ -412,7 +464,6 @@ static int ps__io1(ps_conn *c, void *buf, size_t len, size_t *moved,
 {
     ps__deadline dl;
     int sending = mode & PS__IO_SEND;
-    int wait_first = (mode & PS__IO_WAIT_FIRST) != 0;
     if (moved)
         *moved = 0;
     if (!c || !buf || (!sending && !(mode & PS__IO_ALL) && len == 0))
@@ -420,10 +471,16 @@ static int ps__io1(ps_conn *c, void *buf, size_t len, size_t *moved,
     int rc = ps__deadline_make(timeout_ms, &dl);
     if (rc != PS_OK)
         return rc;
+    /* Only the first receive of the call may wait in the kernel with the
+     * call's timeout (ps__transfer), and not after a connect took some of
+     * it; later ones wait with what is left. */
+    int first = (mode & PS__IO_WAIT_FIRST) ? PS__FIRST_WAIT
+                                           : ps__first(sending, timeout_ms);
     if (c->connecting || c->connect_rc != PS_OK) {
         rc = ps__connect_settle(c, dl);
         if (rc != PS_OK)
             return rc;
+        first = PS__FIRST_TRY;
     }
     int shut = atomic_load_explicit(&c->shut, memory_order_relaxed);
     if (shut & (sending ? PS_SHUT_WR : PS_SHUT_RD))
@@ -434,8 +491,8 @@ static int ps__io1(ps_conn *c, void *buf, size_t len, size_t *moved,
         size_t n = 0;
         v.base = (char *)buf + done;
         v.len = len - done;
-        rc = ps__transfer(c, sending, &v, 1, &n, dl, wait_first);
-        wait_first = 0;
+        rc = ps__transfer(c, sending, &v, 1, &n, dl, first);
+        first = PS__FIRST_TRY;
         if (rc != PS_OK)
             break;
         done += n;
@@ -448,18 +505,24 @@ static int ps__io1(ps_conn *c, void *buf, size_t len, size_t *moved,
 }
 
 /* The hot path, measured with callgrind (bench/): PS_FOREVER or timeout 0
- * (the poller's case) on a plain connection (connected, nothing shut down)
+ * (the poller's case) on a plain connection (connected, nothing shut down,
+ * for a receive without deadline no receive timeout left on the socket)
  * makes its one system call directly, inline from the backend (POSIX) so
  * that nothing but the checks stands between the caller and the system.
  * Everything else is out of line: ps__io1 for the calls that are not
  * plain, ps__io1_rest for a fast call that did not complete the transfer,
  * so the fast path keeps a small stack frame. */
 static inline int ps__plain(const ps_conn *c, const void *buf, size_t len,
-                            int timeout_ms)
+                            int timeout_ms, int receiving)
 {
     if (timeout_ms != PS_FOREVER && timeout_ms != 0)
         return 0;
     if (!c || !buf || len == 0)
+        return 0;
+    /* A receive timeout left by a timed receive would end a blocking one
+     * (not one with timeout 0): ps__transfer clears it first. */
+    if (PS__CONN_RECV_TIMEO && receiving &&
+        (c->flags & PS__CONN_RECV_TIMEO_SET) && timeout_ms != 0)
         return 0;
     return !c->connecting && c->connect_rc == PS_OK &&
            !atomic_load_explicit(&c->shut, memory_order_relaxed);
@@ -502,7 +565,7 @@ static int ps__io1_rest(const ps__io1_call *a, int rc, size_t n)
 int ps_send(ps_conn *c, const void *buf, size_t len, size_t *sent,
             int timeout_ms)
 {
-    if (!ps__plain(c, buf, len, timeout_ms))
+    if (!ps__plain(c, buf, len, timeout_ms, 0))
         return ps__io1(c, (void *)buf, len, sent, timeout_ms, PS__IO_SEND);
     ps__io1_call a = {c, (void *)buf, len, sent, timeout_ms, PS__IO_SEND};
     size_t n = 0;
@@ -516,7 +579,7 @@ int ps_send(ps_conn *c, const void *buf, size_t len, size_t *sent,
 
 int ps_recv(ps_conn *c, void *buf, size_t cap, size_t *got, int timeout_ms)
 {
-    if (!ps__plain(c, buf, cap, timeout_ms))
+    if (!ps__plain(c, buf, cap, timeout_ms, 1))
         return ps__io1(c, buf, cap, got, timeout_ms, 0);
     ps__io1_call a = {c, buf, cap, got, timeout_ms, 0};
     size_t n = 0;
@@ -531,7 +594,7 @@ int ps_recv(ps_conn *c, void *buf, size_t cap, size_t *got, int timeout_ms)
 int ps_send_all(ps_conn *c, const void *buf, size_t len, size_t *sent,
                 int timeout_ms)
 {
-    if (!ps__plain(c, buf, len, timeout_ms))
+    if (!ps__plain(c, buf, len, timeout_ms, 0))
         return ps__io1(c, (void *)buf, len, sent, timeout_ms,
                        PS__IO_SEND | PS__IO_ALL);
     ps__io1_call a = {c, (void *)buf, len, sent, timeout_ms,
@@ -548,7 +611,7 @@ int ps_send_all(ps_conn *c, const void *buf, size_t len, size_t *sent,
 int ps_recv_exact(ps_conn *c, void *buf, size_t len, size_t *got,
                   int timeout_ms)
 {
-    if (!ps__plain(c, buf, len, timeout_ms))
+    if (!ps__plain(c, buf, len, timeout_ms, 1))
         return ps__io1(c, buf, len, got, timeout_ms, PS__IO_ALL);
     ps__io1_call a = {c, buf, len, got, timeout_ms, PS__IO_ALL};
     size_t n = 0;
@@ -598,7 +661,7 @@ int ps_shutdown(ps_conn *c, int how)
     if (!c || how < PS_SHUT_RD || how > PS_SHUT_RDWR)
         return ps__fail(PS_EINVAL);
     /* The flag goes first so that a thread the shutdown wakes reports it. */
-    atomic_fetch_or(&c->shut, how);
+    atomic_fetch_or(&c->shut, (unsigned char)how);
     return ps__conn_shutdown(c->h.sock, how);
 }
 
@@ -638,7 +701,7 @@ static int ps__linger_drain(ps_conn *c, ps__deadline dl)
     size_t n;
     int rc;
     do
-        rc = ps__transfer(c, 0, &one, 1, &n, dl, 0);
+        rc = ps__transfer(c, 0, &one, 1, &n, dl, PS__FIRST_TRY);
     while (rc == PS_OK);
     if (rc == PS_ECLOSED)
         return PS_OK; /* all input read: the close sends no reset */

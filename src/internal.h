@@ -53,15 +53,25 @@ struct ps_listener {
  * with many connections pays for every byte (bench/, "many"). */
 struct ps_conn {
     ps__handle h;
-    atomic_int shut;    /* PS_SHUT_RD / PS_SHUT_WR bits this side shut down */
-    int16_t connect_rc; /* ps_connect_start's outcome once known */
+    atomic_uchar shut;  /* PS_SHUT_RD / PS_SHUT_WR bits this side shut down */
+    int8_t connect_rc;  /* ps_connect_start's outcome once known (PS_E...
+                         * codes are -1 .. PS_EIO) */
     uint8_t connecting; /* that attempt has no outcome yet */
-    uint8_t flags;      /* PS__CONN_* */
+    uint8_t flags;      /* PS__CONN_*: set when made, then by receives */
+    /* The receive timeout last set on the socket, in ms; 0: none (the
+     * system's default). Only on PS__CONN_RECV_TIMEO backends, and only
+     * the receiving thread reads or writes it. */
+    uint32_t recv_timeo;
 };
 
 /* struct ps_conn's flags. */
-#define PS__CONN_STDIN 1       /* ps_stdin_conn's: closing it frees the slot */
-#define PS__CONN_RECV_WAITED 2 /* a timed receive on it had to wait */
+#define PS__CONN_STDIN 1 /* ps_stdin_conn's: closing it frees the slot */
+/* Setting the socket's receive timeout failed (not a socket?): timed
+ * receives on it try and wait as on a backend without receive timeouts. */
+#define PS__CONN_NO_RECV_TIMEO 2
+/* recv_timeo is not 0: the fast path's test (src/conn.c, ps__plain), one
+ * byte test where the 32-bit field costs a load and a test. */
+#define PS__CONN_RECV_TIMEO_SET 4
 
 struct ps_dgram {
     ps__handle h;
@@ -294,9 +304,25 @@ int ps__conn_recv(ps__sock_t s, void *buf, size_t cap, size_t *got,
  * ps__sock_wait. PS_EWOULDBLOCK also when a wait ended early. */
 int ps__conn_recv_until(ps__sock_t s, void *buf, size_t cap, size_t *got,
                         ps__deadline dl);
-/* Each platform.h defines PS__CONN_RECV_UNTIL_WAITS: 1 if ps__conn_recv_until
- * waits itself, 0 if it only tries (then the common code waits first
- * where the connection's last timed receive had to wait). */
+/* Each platform.h defines PS__CONN_RECV_TIMEO: 1 if the backend has
+ * ps__conn_set_recv_timeout (below), 0 if not; with 1 also
+ * PS__CONN_RECV_TIMEO_MIN_MS. With 1, the first receive of a call with a
+ * timeout of at least PS__CONN_RECV_TIMEO_MIN_MS is one ps__conn_recv or
+ * ps__conn_recvv with `may_block`, the call's timeout set on the socket
+ * (the common code keeps the value last set in struct ps_conn and sets it
+ * only when it changes); later receives of the call, and one interrupted
+ * or whose timeout ended before the deadline, go through
+ * ps__conn_recv_until and ps__sock_wait. A receive without deadline first
+ * sets the timeout back to none. */
+#if PS__CONN_RECV_TIMEO
+/* Make a blocking receive on `s` (ps__conn_recv / ps__conn_recvv with
+ * `may_block`) wait at most about `timeout_ms` (0: without limit) and then
+ * return PS_EWOULDBLOCK. The backend may set less (a coarse system timer
+ * that would end the wait late, an upper limit on the value), and the wait
+ * may end a timer tick early: the common code waits out the deadline's
+ * rest. PS_OK or an error (then nothing changed). */
+int ps__conn_set_recv_timeout(ps__sock_t s, int timeout_ms);
+#endif
 /* shutdown() with PS_SHUT_* `how`; also wakes threads blocked on `s`. */
 int ps__conn_shutdown(ps__sock_t s, int how);
 /* Reset: SO_LINGER {1, 0} then close. */

@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -36,6 +37,45 @@ int ps__conn_recv_until(ps__sock_t s, void *buf, size_t cap, size_t *got,
 {
     (void)dl;
     return ps__conn_recv(s, buf, cap, got, 0);
+}
+
+/* Longest SO_RCVTIMEO set: one day. Linux takes a longer one as "no limit"
+ * once it overflows its tick count (about 24.8 days on 32-bit systems at
+ * 1000 ticks a second), and some BSDs refuse long ones (EDOM); a longer
+ * deadline just waits out the rest in poll(). */
+#define PS__RECV_TIMEO_MAX_MS (24 * 3600 * 1000)
+
+/* A blocking recv() then fails with EAGAIN once the time passed, and with
+ * EINTR on any signal (never restarted); MSG_DONTWAIT calls ignore it.
+ * Linux counts it in timer ticks on its timer wheel, which rounds a
+ * timeout up by up to an eighth of it plus a tick or two (measured at 250
+ * ticks a second: 3 s ended 72 to 173 ms late, 300 ms 16 to 20 ms, 10 ms
+ * 3 to 6 ms, where poll() is late by 0.1 to 3 ms). So the socket gets
+ * that much less than the call's timeout: a receive whose data comes later
+ * ends early with EAGAIN and the common code waits out the rest of the
+ * deadline in poll(), precisely; one whose data comes in time (the common
+ * case) is one recv(). */
+#define PS__RECV_TIMEO_TICKS_MS 20 /* two ticks at 100 ticks a second */
+_Static_assert(PS__CONN_RECV_TIMEO_MIN_MS - PS__CONN_RECV_TIMEO_MIN_MS / 8 -
+                       PS__RECV_TIMEO_TICKS_MS >=
+                   1,
+               "PS__CONN_RECV_TIMEO_MIN_MS leaves no receive timeout");
+
+int ps__conn_set_recv_timeout(ps__sock_t s, int timeout_ms)
+{
+    if (timeout_ms > PS__RECV_TIMEO_MAX_MS)
+        timeout_ms = PS__RECV_TIMEO_MAX_MS;
+    if (timeout_ms > 0) {
+        timeout_ms -= timeout_ms / 8 + PS__RECV_TIMEO_TICKS_MS;
+        if (timeout_ms < 1) /* below PS__CONN_RECV_TIMEO_MIN_MS */
+            timeout_ms = 1;
+    }
+    struct timeval tv;
+    tv.tv_sec = (time_t)(timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+    if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        return ps__os_fail(errno);
+    return PS_OK;
 }
 
 /* ---- vectored I/O -------------------------------------------------------

@@ -56,7 +56,13 @@ static inline int ps__conn_recv(ps__sock_t s, void *buf, size_t cap,
     return PS_OK;
 }
 
-/* ps__conn_recv_until (src/internal.h): one MSG_DONTWAIT try; poll waits. */
-#define PS__CONN_RECV_UNTIL_WAITS 0
+/* A receive with a deadline waits in the kernel, with SO_RCVTIMEO set
+ * from its timeout (src/internal.h): one recv, as without deadline.
+ * Retries go through ps__conn_recv_until (one MSG_DONTWAIT try, which
+ * SO_RCVTIMEO does not affect) and poll. Timeouts below
+ * PS__CONN_RECV_TIMEO_MIN_MS leave nothing for SO_RCVTIMEO once the
+ * system timer's coarseness is allowed for (conn.c): they use poll only. */
+#define PS__CONN_RECV_TIMEO 1
+#define PS__CONN_RECV_TIMEO_MIN_MS 24
 
 #endif
