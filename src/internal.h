@@ -46,7 +46,8 @@ typedef struct ps__handle {
 struct ps_listener {
     ps__handle h;
     atomic_int shut; /* set by ps_listener_shutdown before the wake */
-    char *unix_path; /* the socket file this listener created, or NULL */
+    int accept_waited; /* an accept on it found nothing queued (listener.c) */
+    char *unix_path;   /* the socket file this listener created, or NULL */
 };
 
 /* Packed to 24 bytes on 64-bit POSIX (a 32-byte malloc chunk): a server
