@@ -684,9 +684,10 @@ PS_API const char *ps_poller_backend(const ps_poller *p);
 
 /** Register a handle for `events` (PS_READABLE | PS_WRITABLE, or 0 for
  * hang-ups and errors only) with an opaque `user` pointer returned in its
- * events. Errors: PS_EINVAL (NULL, unknown event bits, or the handle is
- * already in a poller: adding twice is refused, never doubled), PS_ENOMEM,
- * PS_ENOBUFS (the system's limit on watched sockets). */
+ * events. Does not wait. Errors: PS_EINVAL (NULL, unknown event bits, or
+ * the handle is already in a poller: adding twice is refused, never
+ * doubled), PS_ENOMEM, PS_ENOBUFS (the system's limit on watched
+ * sockets). */
 PS_API int ps_poller_add_listener(ps_poller *p, ps_listener *l,
                                   unsigned events, void *user);
 PS_API int ps_poller_add_conn(ps_poller *p, ps_conn *c, unsigned events,
@@ -694,7 +695,10 @@ PS_API int ps_poller_add_conn(ps_poller *p, ps_conn *c, unsigned events,
 PS_API int ps_poller_add_dgram(ps_poller *p, ps_dgram *d, unsigned events,
                                void *user);
 /** Change the events and user pointer of a registered handle; takes effect
- * for the next ps_poller_wait. PS_EINVAL if it is not registered in `p`. */
+ * for the next ps_poller_wait. Does not wait. Errors: PS_EINVAL (NULL,
+ * unknown event bits, or the handle is not registered in `p`); with epoll
+ * also PS_ENOMEM or another system error. On an error the registration is
+ * unchanged. */
 PS_API int ps_poller_modify_listener(ps_poller *p, ps_listener *l,
                                      unsigned events, void *user);
 PS_API int ps_poller_modify_conn(ps_poller *p, ps_conn *c, unsigned events,
@@ -702,7 +706,8 @@ PS_API int ps_poller_modify_conn(ps_poller *p, ps_conn *c, unsigned events,
 PS_API int ps_poller_modify_dgram(ps_poller *p, ps_dgram *d, unsigned events,
                                   void *user);
 /** Unregister; no event for the handle is reported after this returns.
- * PS_EINVAL if it is not registered in `p`. */
+ * Does not wait. Errors: PS_EINVAL (NULL, or the handle is not registered
+ * in `p`); otherwise PS_OK. */
 PS_API int ps_poller_remove_listener(ps_poller *p, ps_listener *l);
 PS_API int ps_poller_remove_conn(ps_poller *p, ps_conn *c);
 PS_API int ps_poller_remove_dgram(ps_poller *p, ps_dgram *d);
