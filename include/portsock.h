@@ -466,9 +466,8 @@ PS_API int ps_conn_local_addr(const ps_conn *c, ps_addr *out);
 /** The peer's address. Does not wait. It stays available after the peer
  * only shut down its sending side. Errors: PS_EINVAL (NULL `c` or `out`);
  * and, once the connection is not connected (still connecting after
- * ps_connect_start, reset, or closed in both directions), the system's
- * "not connected", which is PS_EPIPE on POSIX (ENOTCONN) but PS_EINVAL on
- * Windows (WSAENOTCONN). */
+ * ps_connect_start, reset, or closed in both directions) PS_EPIPE on
+ * every system (ENOTCONN, WSAENOTCONN). */
 PS_API int ps_conn_peer_addr(const ps_conn *c, ps_addr *out);
 /** Disable (on = 1) or enable (on = 0) Nagle's algorithm (TCP_NODELAY);
  * no other value is valid. Does not wait. Errors: PS_EINVAL (NULL `c`,
