@@ -17,6 +17,15 @@
  * buffer is empty, so a client that does not read its echo stops being
  * read too (back-pressure) rather than making the server buffer without
  * limit.
+ *
+ * Descriptors: each client holds one, so serving N clients at once needs N
+ * descriptors, plus a few (listener, poller, standard streams). On Linux
+ * raise the limit with `ulimit -n` (Debian's default soft limit is 1024).
+ * When they run out, ps_accept returns PS_EMFILE at once and the
+ * connection stays queued: this server then reports it on stderr and stops
+ * watching the listener until one of its clients leaves (the same for
+ * PS_ENOMEM and PS_ENOBUFS); with no client open it gives up and exits.
+ * Windows has no such per-process limit.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -26,7 +26,12 @@
  * other call may run concurrently with another call on the same handle, and
  * ps_close / ps_abort / ps_listener_close must only be called once no other
  * thread is inside a call on that handle: wake the blocked thread first, join
- * it (or otherwise learn that it returned), then close.
+ * it (or otherwise learn that it returned), then close. A connection from
+ * ps_connect_start is used by one thread at a time until it is known to be
+ * connected (ps_connect_start or ps_connect_finish returned PS_OK): the
+ * call that settles the connect (ps_connect_finish, or a ps_send / ps_recv
+ * that first waits for the outcome) records it without locking, so two
+ * threads settling it at once would race on the connection's state.
  *
  * This header includes no operating-system header.
  */
@@ -180,12 +185,14 @@ typedef struct ps_addr {
  * range, bad brackets, trailing characters, unix path longer than
  * PS_UNIX_PATH_MAX). `out` is untouched on error. */
 PS_API int ps_addr_parse(ps_addr *out, const char *text);
-/** As ps_addr_parse, but reads at most `len` bytes of `text`; an embedded
- * NUL before `len` is PS_EINVAL. */
+/** As ps_addr_parse, but reads at most `len` bytes of `text`. Errors as
+ * ps_addr_parse: PS_EINVAL, also for an embedded NUL before `len` and for
+ * len >= PS_ADDR_STRLEN (longer than any address). */
 PS_API int ps_addr_parse_n(ps_addr *out, const char *text, size_t len);
 /** Format as the text ps_addr_parse accepts. Never writes past `cap`; when
- * cap > 0 the result is always NUL-terminated. Errors: PS_EINVAL (NULL, or
- * an address with no family), PS_ENOBUFS (text truncated to fit `cap`). */
+ * cap > 0 the result is always NUL-terminated. Errors: PS_EINVAL (NULL,
+ * cap == 0, or an address with no family), PS_ENOBUFS (text truncated to
+ * fit `cap`). */
 PS_API int ps_addr_format(const ps_addr *a, char *buf, size_t cap);
 /** Family (enum ps_family) of `a`; PS_AF_UNSPEC for NULL. */
 PS_API int ps_addr_family(const ps_addr *a);
@@ -206,7 +213,10 @@ PS_API int ps_addr_any(ps_addr *out, int family, int port);
  * sockets. `family` is PS_AF_UNSPEC, PS_AF_INET or PS_AF_INET6. Stores up to
  * `max` addresses in `out` and their count in `*n`. Errors: PS_EINVAL (bad
  * arguments, max == 0), PS_ERESOLVE (no such name; ps_os_error has the
- * getaddrinfo code), PS_ENOMEM. */
+ * getaddrinfo code), PS_ENOMEM. No timeout: getaddrinfo has no timeout
+ * parameter, so a name lookup waits as long as the system resolver does
+ * (with an unreachable DNS server, its own retries: seconds or more).
+ * Numeric text (e.g. "127.0.0.1", "::1", "8080") is never looked up. */
 PS_API int ps_resolve(const char *host, const char *service, int family,
                       ps_addr *out, size_t max, size_t *n);
 /** Write `a` as a native `struct sockaddr` into `sa` (capacity `cap` bytes,
@@ -252,7 +262,11 @@ typedef struct ps_listen_opts {
  * PS_EAFNOSUPPORT, PS_EMFILE, PS_ENOMEM. */
 PS_API int ps_listen(ps_listener **out, const ps_addr *addr,
                      const ps_listen_opts *opts);
-/** The bound address: after binding port 0, the port the system chose. */
+/** The bound address: after binding port 0, the port the system chose.
+ * Does not wait; works until ps_listener_close (also after
+ * ps_listener_shutdown). Errors: PS_EINVAL (NULL `l` or `out`), or the
+ * system's error from getsockname (not expected on an open listener;
+ * ps_os_error has its code). */
 PS_API int ps_listener_addr(const ps_listener *l, ps_addr *out);
 /** Take the next pending connection. `peer` (may be NULL) receives the
  * peer's address. The new connection is independent of the listener and
@@ -261,15 +275,37 @@ PS_API int ps_listener_addr(const ps_listener *l, ps_addr *out);
  * PS_ETIMEDOUT, PS_ECANCELED (ps_listener_shutdown was called), PS_EMFILE
  * (out of descriptors: returns at once; the pending connection stays
  * queued and a later call succeeds once descriptors are free), PS_ENOMEM,
- * PS_EINVAL. */
+ * PS_EINVAL (NULL `l` or `out`, a timeout below PS_FOREVER). A queued
+ * connection that the peer reset before it was accepted is skipped, not
+ * reported.
+ * On Linux the listener is a blocking socket: with PS_FOREVER the call is
+ * one accept(), and with any other timeout (0 included) it looks with
+ * poll() before it calls accept(). That is exact as long as only this
+ * process accepts on the listener (and only one thread: see Threads at
+ * the top). If another process shares the listening socket (inherited
+ * through fork without exec, or through its native handle) and takes the
+ * connection between the poll() and the accept(), the call waits in
+ * accept() for the next connection, past `timeout_ms`
+ * (ps_listener_shutdown still wakes it). */
 PS_API int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer,
                      int timeout_ms);
 /** Stop accepting: wakes a thread blocked in ps_accept on `l`, which returns
  * PS_ECANCELED, as does every later ps_accept. May be called from another
- * thread while ps_accept runs. The listener must still be closed. */
+ * thread while ps_accept runs; a second call does nothing (PS_OK). The
+ * listener must still be closed. Does not wait, except on Windows, where
+ * the wake-up is a throwaway connection from this process to the
+ * listener (a local connect; it waits at most one second).
+ * Errors: PS_EINVAL (NULL); the system's error if the wake-up could not be
+ * delivered (not expected: POSIX shutdown() failed; Windows: the
+ * throwaway connection failed, e.g. blocked by a firewall, and so did the
+ * fallback, CancelIoEx, which wakes only a wait already under way). Even
+ * then the listener counts as shut down: every ps_accept that starts
+ * afterwards returns PS_ECANCELED. */
 PS_API int ps_listener_shutdown(ps_listener *l);
 /** Close the listener and free it; accepted connections are not affected.
- * NULL is accepted and ignored (returns PS_EINVAL). */
+ * Connections still queued (not yet accepted) are refused or reset. Does
+ * not wait. NULL is accepted and ignored (returns PS_EINVAL); otherwise
+ * PS_OK. */
 PS_API int ps_listener_close(ps_listener *l);
 /** The OS socket, for setsockopt and similar; do not close it or change its
  * blocking mode. PS_INVALID_SOCKET for NULL. */
@@ -282,12 +318,40 @@ PS_API ps_socket_t ps_listener_native(const ps_listener *l);
  * PS_ETIMEDOUT, PS_EWOULDBLOCK (timeout 0 and not connected at once; and,
  * on Linux, whatever the timeout, when a unix listener's queue is full),
  * PS_ENETUNREACH, PS_EHOSTUNREACH, PS_EADDRNOTAVAIL, PS_EAFNOSUPPORT,
- * PS_EMFILE, PS_ENOMEM, PS_EINVAL. */
+ * PS_EMFILE, PS_ENOMEM, PS_EINVAL (NULL, an IP address with port 0, an
+ * empty or unterminated unix path, a timeout below PS_FOREVER).
+ * Timeout 0 never waits, and a TCP handshake takes a round trip, so for
+ * TCP it gives PS_EWOULDBLOCK in practice (the attempt is abandoned): use
+ * ps_connect_start to connect without waiting. The system's own connect
+ * limit applies whatever the timeout (Linux gives up after about two
+ * minutes by default): then PS_ETIMEDOUT, also before a longer
+ * `timeout_ms` and with PS_FOREVER. */
 PS_API int ps_connect(ps_conn **out, const ps_addr *addr, int timeout_ms);
-/** Resolve `host`/`service` (ps_resolve, PS_AF_UNSPEC) and try each address
- * in turn until one connects, all within one deadline. Returns the error of
- * the last attempt, PS_ERESOLVE if the name does not resolve, PS_ETIMEDOUT
- * if the deadline ends first. */
+/** Resolve `host`/`service` (ps_resolve, PS_AF_UNSPEC; the first 16
+ * addresses) and try them in the resolver's order until one connects.
+ * The deadline is made when the call starts, then the name is resolved,
+ * then each address gets ps_connect with the time that is left.
+ * Name resolution is NOT bounded by `timeout_ms`: getaddrinfo, the system
+ * resolver, has no timeout parameter, so ps_dial waits for it as long as
+ * it takes (an unreachable DNS server: seconds or more), then connects
+ * with whatever time is left; if the lookup used all of it, the first
+ * address is still tried, but only a connect that completes at once can
+ * succeed (else PS_ETIMEDOUT). A caller that needs a strict deadline
+ * resolves first with ps_resolve (in another thread if need be) and calls
+ * ps_connect, or passes numeric text ("192.0.2.1", "::1"), which is never
+ * looked up.
+ * After an attempt's error (PS_ECONNREFUSED, PS_ENETUNREACH, ...) the next
+ * address is tried; PS_ETIMEDOUT or PS_EWOULDBLOCK from an attempt ends
+ * the call, and no further attempt starts once the deadline has passed.
+ * Timeout 0: only the first address is tried, and only a connect that
+ * completes at once succeeds, so TCP gives PS_EWOULDBLOCK in practice.
+ * PS_FOREVER: each attempt lasts as long as the system's connect (whose
+ * own limit ends it with PS_ETIMEDOUT, which ends the call).
+ * Errors: PS_EINVAL (NULL `out`, `host` or `service`; a timeout below
+ * PS_FOREVER), PS_ERESOLVE (no such name; ps_os_error has the getaddrinfo
+ * code) and the other errors of ps_resolve, PS_ETIMEDOUT (the deadline
+ * passed), PS_EWOULDBLOCK (timeout 0, not connected at once), or else the
+ * error of the last attempt, as for ps_connect. */
 PS_API int ps_dial(ps_conn **out, const char *host, const char *service,
                    int timeout_ms);
 
@@ -295,14 +359,16 @@ PS_API int ps_dial(ps_conn **out, const char *host, const char *service,
  * connection is established; on PS_EINPROGRESS `*out` is set too and the
  * connection becomes writable (or reports PS_ERROR) once the attempt ends:
  * then call ps_connect_finish. Any other result is an error and `*out` is
- * untouched. Errors as ps_connect. */
+ * untouched. Never waits. Errors as ps_connect (PS_EWOULDBLOCK only for a
+ * full unix listener queue on Linux). Threads: see the top of this file. */
 PS_API int ps_connect_start(ps_conn **out, const ps_addr *addr);
 /** The outcome of ps_connect_start, waiting up to `timeout_ms` for it:
  * PS_OK once connected (also on every later call), PS_EWOULDBLOCK (timeout
  * 0, still connecting), PS_ETIMEDOUT, or the attempt's error, e.g.
  * PS_ECONNREFUSED, which is then returned again by every later call; close
- * the connection after an error. ps_send / ps_recv on a connection still
- * connecting first wait for the outcome within their own timeout. */
+ * the connection after an error. PS_EINVAL for NULL or a timeout below
+ * PS_FOREVER. ps_send / ps_recv on a connection still connecting first
+ * wait for the outcome within their own timeout. */
 PS_API int ps_connect_finish(ps_conn *c, int timeout_ms);
 
 /** Send up to `len` bytes; succeeds once at least one byte is queued (len 0
@@ -339,7 +405,11 @@ enum ps_shutdown_how {
  * PS_EPIPE after PS_SHUT_WR. PS_SHUT_RD only stops this side from reading:
  * the peer is not told, and on Windows data that arrives afterwards makes
  * the system reset the connection; to tell the peer, use PS_SHUT_WR or
- * close. Errors: PS_EINVAL. */
+ * close. Does not wait. Errors: PS_EINVAL (NULL, `how` not one of the
+ * three); the system's error if its shutdown() fails (POSIX ignores "not
+ * connected": a connection that is gone is shut down anyway; Windows may
+ * report it). Even then the direction counts as shut down here and
+ * waiting threads are woken. */
 PS_API int ps_shutdown(ps_conn *c, int how);
 /** Close and free the connection. Returns at once; data already queued is
  * sent in the background, unless unread input is pending or arrives after
@@ -347,7 +417,13 @@ PS_API int ps_shutdown(ps_conn *c, int how);
  * discarded and the peer may lose data it has not read yet. If the peer
  * may still be sending, use ps_close_linger. NULL gives PS_EINVAL. */
 PS_API int ps_close(ps_conn *c);
-/** Reset the connection (the peer gets PS_ECONNRESET) and free it. */
+/** Reset the connection and free it (SO_LINGER with time 0, then close):
+ * data not yet sent is discarded and the peer's receive fails with
+ * PS_ECONNRESET. On Linux a unix-domain connection has no reset: its peer
+ * sees end of stream (PS_ECLOSED), or PS_ECONNRESET if input was left
+ * unread on this side. Returns at once. Errors: PS_EINVAL (NULL);
+ * otherwise PS_OK, and `c` is freed even if the system could not send
+ * the reset. */
 PS_API int ps_abort(ps_conn *c);
 /** Lingering close, for a server whose last reply must not be destroyed by
  * a reset: shut down writing (the peer sees end of stream after the data
@@ -382,20 +458,44 @@ PS_API int ps_sendv(ps_conn *c, const ps_iovec *iov, size_t count,
 PS_API int ps_recvv(ps_conn *c, const ps_iovec *iov, size_t count,
                     size_t *got, int timeout_ms);
 
-/** This side's address. */
+/** This side's address (for a client, the port the system chose). Does
+ * not wait. Errors: PS_EINVAL (NULL `c` or `out`), or the system's error
+ * from getsockname (not expected on an open connection, also after a
+ * reset; ps_os_error has its code). */
 PS_API int ps_conn_local_addr(const ps_conn *c, ps_addr *out);
-/** The peer's address. */
+/** The peer's address. Does not wait. It stays available after the peer
+ * only shut down its sending side. Errors: PS_EINVAL (NULL `c` or `out`);
+ * and, once the connection is not connected (still connecting after
+ * ps_connect_start, reset, or closed in both directions) PS_EPIPE on
+ * every system (ENOTCONN, WSAENOTCONN). */
 PS_API int ps_conn_peer_addr(const ps_conn *c, ps_addr *out);
-/** Disable (on = 1) or enable (on = 0) Nagle's algorithm (TCP_NODELAY). */
+/** Disable (on = 1) or enable (on = 0) Nagle's algorithm (TCP_NODELAY);
+ * no other value is valid. Does not wait. Errors: PS_EINVAL (NULL `c`,
+ * `on` other than 0 or 1), PS_ENOTSUP (not a TCP connection: a unix-domain
+ * one on Linux; Windows may refuse that with another code), or another
+ * system error (ps_os_error has its code). */
 PS_API int ps_conn_set_nodelay(ps_conn *c, int on);
-/** Turn TCP keepalive on or off. When on, `idle_s` (> 0) is the idle time
- * before the first probe and `interval_s` (> 0) the time between probes;
- * 0 keeps the system default. Errors: PS_EINVAL (negative values),
- * PS_ENOTSUP (the system cannot set these times). */
+/** Turn TCP keepalive on (on = 1) or off (on = 0). When on, `idle_s` (> 0)
+ * is the idle time before the first probe and `interval_s` (> 0) the time
+ * between probes; 0 keeps the system default (on Windows, which sets both
+ * times in one call once either is given, 0 then means Windows' standard
+ * 7200 s idle, 1 s interval). Does not wait. Errors: PS_EINVAL (NULL,
+ * `on` other than 0 or 1, negative values, or a time the system refuses:
+ * Linux above 32767 s, Windows above 4294967 s), PS_ENOTSUP (the system
+ * cannot set these times, e.g. on a unix-domain connection). After an
+ * error on setting the times, keepalive is on all the same. */
 PS_API int ps_conn_set_keepalive(ps_conn *c, int on, int idle_s,
                                  int interval_s);
 /** Two connected ends in this process (TCP over 127.0.0.1), e.g. for tests
- * or waking a thread. */
+ * or waking a thread: a listener on a port the system picks, a connect to
+ * it and the accept of that very connection (one that another local
+ * process races in is closed), then the listener is closed. `pair` is set
+ * only on PS_OK. No timeout argument: the loopback connect completes at
+ * once, and the accept waits at most 5 s for it.
+ * Errors: PS_EINVAL (NULL); the errors of ps_listen, ps_connect and
+ * ps_accept, most likely PS_EMFILE or PS_ENOMEM (PS_EADDRNOTAVAIL without
+ * an IPv4 loopback interface); PS_ETIMEDOUT (the connection did not arrive
+ * within 5 s); PS_ECONNABORTED (16 connections from elsewhere came first). */
 PS_API int ps_conn_pair(ps_conn *pair[2]);
 /** The OS socket; do not close it or change its blocking mode.
  * PS_INVALID_SOCKET for NULL. On Windows the socket is overlapped and
@@ -471,34 +571,63 @@ PS_API int ps_dgram_sendto(ps_dgram *d, const void *buf, size_t len,
 PS_API int ps_dgram_recvfrom(ps_dgram *d, void *buf, size_t cap, size_t *got,
                              size_t *full_len, ps_addr *from, int timeout_ms);
 /** Fix the peer: ps_dgram_send / ps_dgram_recv then talk to `peer` only,
- * and datagrams from other addresses are dropped by the system. */
+ * and datagrams from other addresses are dropped by the system. Calling it
+ * again changes the peer. Once connected, an ICMP port-unreachable from
+ * the peer is reported (PS_ECONNREFUSED on a later send or receive). No
+ * datagram is sent; does not wait. Errors: PS_EINVAL (NULL, a `peer` of
+ * another family than the socket, port 0), PS_EACCES (a broadcast address
+ * without PS_DGRAM_BROADCAST), PS_ENETUNREACH / PS_EHOSTUNREACH (no
+ * route), or another system error (ps_os_error has its code). */
 PS_API int ps_dgram_connect(ps_dgram *d, const ps_addr *peer);
 /** Send to the connected peer. Errors as ps_dgram_sendto, and
- * PS_ECONNREFUSED after the peer's port was found closed. */
+ * PS_ECONNREFUSED after the peer's port was found closed; PS_EINVAL if
+ * the socket is not connected (ps_dgram_connect). */
 PS_API int ps_dgram_send(ps_dgram *d, const void *buf, size_t len,
                          int timeout_ms);
-/** Receive from the connected peer, as ps_dgram_recvfrom. */
+/** Receive from the connected peer, as ps_dgram_recvfrom (same errors and
+ * timeout); PS_EINVAL if the socket is not connected. */
 PS_API int ps_dgram_recv(ps_dgram *d, void *buf, size_t cap, size_t *got,
                          size_t *full_len, int timeout_ms);
 /** Join / leave multicast `group` (IPv4 or IPv6, port ignored) on the
  * interface `iface`: for IPv4 the interface's address, for IPv6 an address
  * whose scope_id is the interface index; NULL lets the system choose.
- * Errors: PS_EINVAL (not a multicast address, family mismatch),
- * PS_EADDRNOTAVAIL, PS_ENOTSUP. */
+ * Does not wait. Errors: PS_EINVAL (NULL, not a multicast address, a
+ * group or interface of another family than the socket), PS_EADDRINUSE
+ * (already joined there), PS_ENOBUFS (the system's limit on groups per
+ * socket), PS_ENOTSUP, or the system's refusal of an interface it does not
+ * have, whose code differs by system (Linux: ENODEV, reported as PS_EIO;
+ * Wine: PS_EINVAL). */
 PS_API int ps_dgram_join(ps_dgram *d, const ps_addr *group,
                          const ps_addr *iface);
+/** Leave a group joined with ps_dgram_join, with the same `group` and
+ * `iface`. Closing the socket leaves its groups too. Does not wait.
+ * Errors: PS_EINVAL as ps_dgram_join; leaving a group not joined there is
+ * an error whose code differs by system (Linux PS_EADDRNOTAVAIL, Wine
+ * PS_EINVAL). */
 PS_API int ps_dgram_leave(ps_dgram *d, const ps_addr *group,
                           const ps_addr *iface);
-/** Multicast sending options: outgoing interface (NULL keeps the current),
- * hop limit `ttl` (1..255, 0 keeps the current), `loop` (1: this host's
- * own members receive what it sends, 0: they do not, -1 keeps it). */
+/** Multicast sending options: outgoing interface `iface` (as for
+ * ps_dgram_join; NULL keeps the current), hop limit `ttl` (1..255, 0 keeps
+ * the current), `loop` (1: this host's own members receive what it sends,
+ * 0: they do not, -1 keeps it). They are set in that order, and an error
+ * leaves those before it set. Does not wait. Errors: PS_EINVAL (NULL `d`,
+ * an `iface` of another family than the socket, `ttl` or `loop` out of
+ * range), or the system's refusal of the interface, whose code differs by
+ * system (Linux: PS_EADDRNOTAVAIL for an IPv4 address no interface has,
+ * PS_EIO (ENODEV) for an unknown IPv6 index; PS_EINVAL under Wine). */
 PS_API int ps_dgram_set_multicast(ps_dgram *d, const ps_addr *iface, int ttl,
                                   int loop);
-/** The bound address (after port 0, the real port). */
+/** The bound address (after port 0, the real port). A socket opened with
+ * NULL that has not sent yet has none: then the wildcard address with
+ * port 0 (0.0.0.0:0) on every system. Does not wait. Errors: PS_EINVAL
+ * (NULL `d` or `out`), or the system's error from getsockname (not
+ * expected; ps_os_error has its code). */
 PS_API int ps_dgram_local_addr(const ps_dgram *d, ps_addr *out);
-/** Close and free. NULL gives PS_EINVAL. */
+/** Close and free; the socket leaves its poller and multicast groups.
+ * Does not wait. NULL gives PS_EINVAL; otherwise PS_OK. */
 PS_API int ps_dgram_close(ps_dgram *d);
-/** The OS socket; do not close it or change its blocking mode. */
+/** The OS socket; do not close it or change its blocking mode.
+ * PS_INVALID_SOCKET for NULL. */
 PS_API ps_socket_t ps_dgram_native(const ps_dgram *d);
 
 /* ---- poller: readiness of many sockets ------------------------------------
@@ -514,9 +643,10 @@ PS_API ps_socket_t ps_dgram_native(const ps_dgram *d);
  * and failed connects are reported).
  *
  * Threads: ps_poller_wait runs in one thread at a time; ps_poller_wake may
- * be called from any thread at any time. Adding, modifying and removing
- * handles, and closing registered handles, happen in the thread that calls
- * ps_poller_wait (or while no wait is running).
+ * be called from any thread at any time before ps_poller_close (which must
+ * not run concurrently with any other call on the poller). Adding,
+ * modifying and removing handles, and closing registered handles, happen
+ * in the thread that calls ps_poller_wait (or while no wait is running).
  *
  * Closing a registered handle (ps_close, ps_abort, ps_listener_close) is
  * safe: it leaves the poller first, and no event for it is reported after
@@ -554,14 +684,16 @@ enum ps_poller_flags {
 /** Create a poller. Errors: PS_EINVAL (unknown flags), PS_ENOMEM,
  * PS_EMFILE, PS_ENOTSUP (no mechanism available). */
 PS_API int ps_poller_create(ps_poller **out, unsigned flags);
-/** Name of the mechanism in use: "epoll", "poll" or "afd". */
+/** Name of the mechanism in use: "epoll", "poll" or "afd"; "none" for a
+ * NULL `p`. Never NULL: a static string. */
 PS_API const char *ps_poller_backend(const ps_poller *p);
 
 /** Register a handle for `events` (PS_READABLE | PS_WRITABLE, or 0 for
  * hang-ups and errors only) with an opaque `user` pointer returned in its
- * events. Errors: PS_EINVAL (NULL, unknown event bits, or the handle is
- * already in a poller: adding twice is refused, never doubled), PS_ENOMEM,
- * PS_ENOBUFS (the system's limit on watched sockets). */
+ * events. Does not wait. Errors: PS_EINVAL (NULL, unknown event bits, or
+ * the handle is already in a poller: adding twice is refused, never
+ * doubled), PS_ENOMEM, PS_ENOBUFS (the system's limit on watched
+ * sockets). */
 PS_API int ps_poller_add_listener(ps_poller *p, ps_listener *l,
                                   unsigned events, void *user);
 PS_API int ps_poller_add_conn(ps_poller *p, ps_conn *c, unsigned events,
@@ -569,7 +701,10 @@ PS_API int ps_poller_add_conn(ps_poller *p, ps_conn *c, unsigned events,
 PS_API int ps_poller_add_dgram(ps_poller *p, ps_dgram *d, unsigned events,
                                void *user);
 /** Change the events and user pointer of a registered handle; takes effect
- * for the next ps_poller_wait. PS_EINVAL if it is not registered in `p`. */
+ * for the next ps_poller_wait. Does not wait. Errors: PS_EINVAL (NULL,
+ * unknown event bits, or the handle is not registered in `p`); with epoll
+ * also PS_ENOMEM or another system error. On an error the registration is
+ * unchanged. */
 PS_API int ps_poller_modify_listener(ps_poller *p, ps_listener *l,
                                      unsigned events, void *user);
 PS_API int ps_poller_modify_conn(ps_poller *p, ps_conn *c, unsigned events,
@@ -577,7 +712,8 @@ PS_API int ps_poller_modify_conn(ps_poller *p, ps_conn *c, unsigned events,
 PS_API int ps_poller_modify_dgram(ps_poller *p, ps_dgram *d, unsigned events,
                                   void *user);
 /** Unregister; no event for the handle is reported after this returns.
- * PS_EINVAL if it is not registered in `p`. */
+ * Does not wait. Errors: PS_EINVAL (NULL, or the handle is not registered
+ * in `p`); otherwise PS_OK. */
 PS_API int ps_poller_remove_listener(ps_poller *p, ps_listener *l);
 PS_API int ps_poller_remove_conn(ps_poller *p, ps_conn *c);
 PS_API int ps_poller_remove_dgram(ps_poller *p, ps_dgram *d);
@@ -608,9 +744,17 @@ PS_API int ps_poller_remove_dgram(ps_poller *p, ps_dgram *d);
 PS_API int ps_poller_wait(ps_poller *p, ps_event *events, size_t max,
                           size_t *n, int timeout_ms);
 /** Make a running or the next ps_poller_wait return at once (with the
- * events ready by then, possibly none). Any thread; wakes coalesce. */
+ * events ready by then, possibly none). Any thread, but not once
+ * ps_poller_close has started; wakes coalesce (several wakes before a wait
+ * end that one wait). Does not wait. Errors: PS_EINVAL (NULL); the
+ * system's error if the wake-up could not be signalled (not expected:
+ * POSIX writes to an eventfd or pipe, Windows posts a completion packet);
+ * then no wake-up is pending. */
 PS_API int ps_poller_wake(ps_poller *p);
-/** Close the poller. Handles still registered leave it and stay open. */
+/** Close the poller and free it. Handles still registered leave it and stay
+ * open (they may be added to another poller). No thread may be inside
+ * ps_poller_wait or ps_poller_wake on `p`, and `p` is not used again.
+ * Does not wait. Errors: PS_EINVAL (NULL); otherwise PS_OK. */
 PS_API int ps_poller_close(ps_poller *p);
 
 #ifdef __cplusplus

@@ -32,6 +32,10 @@
 #   --wine-reps N runs under Wine (default 5)
 #   --no-poller   skip the poller part (parts 1-3 only)
 #   --poller-only only the poller part (about 5 minutes)
+# Every run has a time limit: 900 s for a timed run, PS_BENCH_COUNT_TIMEOUT
+# seconds (default 600) for a valgrind or strace run; a valgrind or strace
+# run killed at its limit is reported with a warning, and its figure is
+# missing ("failed").
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -99,6 +103,25 @@ FAILED=0
 
 say() { printf '\n==== %s\n' "$*"; }
 warn() { printf 'bench.sh: %s\n' "$*" >&2; }
+
+# The counting runs (valgrind, strace) are bounded like the timed runs:
+# counted cmd... runs cmd with this limit (TERM, then KILL 10 s later).
+COUNT_TIMEOUT=${PS_BENCH_COUNT_TIMEOUT:-600}
+[[ $COUNT_TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
+    { echo "bench.sh: PS_BENCH_COUNT_TIMEOUT needs a positive number of seconds" >&2; exit 2; }
+counted() { timeout -k 10 "$COUNT_TIMEOUT" "$@"; }
+# count_failed TOOL RC STDERR cmd...: report a counting run that failed with
+# status RC: killed at the time limit (timeout's 124, or 137 after KILL),
+# or failed by itself (then the end of its stderr).
+count_failed() {
+    local tool=$1 rc=$2 err=$3
+    shift 3
+    if ((rc == 124 || rc == 137)); then
+        warn "WARNING: $tool run killed after the ${COUNT_TIMEOUT} s limit (PS_BENCH_COUNT_TIMEOUT), no figure: $*"
+    else
+        { warn "$tool failed (status $rc): $*"; tail -n 5 "$err"; } >&2
+    fi
+}
 
 # ---------------------------------------------------------------------------
 # Build. Only the benchmark targets are built, in their own Release
@@ -314,12 +337,13 @@ fi
 # ---------------------------------------------------------------------------
 
 callgrind_total() { # callgrind_total cmd...: total instructions, both threads
-    local f="$TMP/callgrind.out"
+    local f="$TMP/callgrind.out" rc=0
     rm -f "$f"
-    if ! valgrind --tool=callgrind --callgrind-out-file="$f" "$@" \
-        >"$TMP/cg.stdout" 2>"$TMP/cg.stderr"; then
+    counted valgrind --tool=callgrind --callgrind-out-file="$f" "$@" \
+        >"$TMP/cg.stdout" 2>"$TMP/cg.stderr" || rc=$?
+    if ((rc)); then
         FAILED=1
-        { warn "callgrind failed: $*"; tail -n 5 "$TMP/cg.stderr"; } >&2
+        count_failed callgrind "$rc" "$TMP/cg.stderr" "$@"
         echo nan
         return
     fi
@@ -327,11 +351,12 @@ callgrind_total() { # callgrind_total cmd...: total instructions, both threads
 }
 
 strace_counts() { # strace_counts OUT cmd...: "syscall calls errors" lines
-    local out=$1
+    local out=$1 rc=0
     shift
-    if ! strace -f -c -o "$TMP/strace.out" "$@" >/dev/null 2>"$TMP/st.stderr"; then
+    counted strace -f -c -o "$TMP/strace.out" "$@" >/dev/null 2>"$TMP/st.stderr" || rc=$?
+    if ((rc)); then
         FAILED=1
-        { warn "strace failed: $*"; tail -n 5 "$TMP/st.stderr"; } >&2
+        count_failed strace "$rc" "$TMP/st.stderr" "$@"
         : >"$out"
         return
     fi
@@ -519,12 +544,13 @@ poller_table() {
 # callgrind_threads cmd...: "client server" instructions (thread 1 = the
 # client, main thread; thread 2 = the server thread), or "nan nan".
 callgrind_threads() {
-    local f="$TMP/cgt.out"
+    local f="$TMP/cgt.out" rc=0
     rm -f "$f" "$f"-*
-    if ! valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$f" "$@" \
-        >"$TMP/cg.stdout" 2>"$TMP/cg.stderr"; then
+    counted valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$f" "$@" \
+        >"$TMP/cg.stdout" 2>"$TMP/cg.stderr" || rc=$?
+    if ((rc)); then
         FAILED=1
-        { warn "callgrind failed: $*"; tail -n 5 "$TMP/cg.stderr"; } >&2
+        count_failed callgrind "$rc" "$TMP/cg.stderr" "$@"
         echo nan nan
         return
     fi
@@ -535,9 +561,11 @@ callgrind_threads() {
 }
 
 heap_allocs() { # heap_allocs cmd...: malloc-family calls in the whole run (memcheck)
-    if ! valgrind --tool=memcheck --trace-malloc=no "$@" >/dev/null 2>"$TMP/mc.stderr"; then
+    local rc=0
+    counted valgrind --tool=memcheck --trace-malloc=no "$@" >/dev/null 2>"$TMP/mc.stderr" || rc=$?
+    if ((rc)); then
         FAILED=1
-        { warn "memcheck failed: $*"; tail -n 5 "$TMP/mc.stderr" >&2; } >&2
+        count_failed memcheck "$rc" "$TMP/mc.stderr" "$@"
         echo nan
         return
     fi

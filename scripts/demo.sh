@@ -11,6 +11,12 @@
 # runs in a sandbox and never collides with another server. Exit status 0
 # only if every message came back intact. Runs from any directory.
 #
+# Sets the machine up first, with the code run-tests.sh uses
+# (scripts/lib/setup.sh): on a fresh Debian 12, as root, it installs the
+# missing packages, fetches the cmocka sources the windows preset needs and
+# creates the Wine prefix; as another user it names the missing packages
+# and stops. A second run only checks.
+#
 # DEMO_WAIT_S (default 30) bounds each wait for a server to start or finish;
 # raise it if Wine is still creating its prefix. DEMO_POLL_CLIENTS (default
 # 200) is the number of concurrent clients in part 3.
@@ -26,11 +32,24 @@ TARGETS=(echo-server echo-client echo-poll)
 
 say() { printf '\n==== %s\n' "$*"; }
 err() { printf 'demo: %s\n' "$*" >&2; }
+warn() { err "$@"; } # the name scripts/lib/setup.sh calls
 
-for tool in cmake ninja x86_64-w64-mingw32-gcc wine timeout; do
-    command -v "$tool" >/dev/null ||
-        { err "'$tool' not found (Debian: apt-get install cmake ninja-build mingw-w64 wine coreutils)"; exit 1; }
-done
+# ---------------------------------------------------------------------------
+# Set-up, shared with run-tests.sh.
+# ---------------------------------------------------------------------------
+# shellcheck source=scripts/lib/setup.sh
+source "$ROOT/scripts/lib/setup.sh"
+# clang: the linux preset's compiler (CMakePresets.json); libcmocka-dev and
+# pkg-config: both presets configure the tests too; dpkg-dev, xz-utils:
+# apt-get source cmocka; iproute2: ss, which part 3 uses to see the clients
+# connected; coreutils: timeout, seq.
+DEMO_PACKAGES=(cmake ninja-build clang mingw-w64 wine wine64 libcmocka-dev
+               pkg-config dpkg-dev xz-utils iproute2 coreutils)
+setup_packages "${DEMO_PACKAGES[@]}" || exit
+# Without the cmocka sources the windows preset does not configure; build()
+# then builds the examples alone, so the demo goes on.
+setup_cmocka || err "going on without the cmocka sources (examples only for Windows)"
+setup_wine_prefix
 
 TMP=$(mktemp -d)
 SERVER_PID=
@@ -62,7 +81,7 @@ build() { # PRESET
         dir="build/$preset"
     else
         # The full preset also configures the tests (on Windows they need the
-        # cmocka sources that scripts/run-tests.sh fetches). The examples need
+        # cmocka sources that setup_cmocka fetches). The examples need
         # only the library: build them in a tree of their own, so the preset's
         # cache is left as it was.
         dir="build/demo-$preset"

@@ -46,7 +46,8 @@ typedef struct ps__handle {
 struct ps_listener {
     ps__handle h;
     atomic_int shut; /* set by ps_listener_shutdown before the wake */
-    char *unix_path; /* the socket file this listener created, or NULL */
+    int accept_waited; /* an accept on it found nothing queued (listener.c) */
+    char *unix_path;   /* the socket file this listener created, or NULL */
 };
 
 /* Packed to 24 bytes on 64-bit POSIX (a 32-byte malloc chunk): a server
@@ -167,10 +168,13 @@ typedef int64_t ps__deadline;
 #define PS__DL_FOREVER INT64_MAX
 #define PS__DL_NOWAIT 0
 
-/* PS_OK and *out set, or PS_EINVAL for a timeout below PS_FOREVER. Inline:
- * it runs on every transfer, and PS_FOREVER / 0 need no clock. */
+/* Declared again below with their comments (backend init.c, errors.c);
+ * needed here by the inline ps__deadline_make. */
 int64_t ps__now_us(void);
 int ps__fail(int err);
+/* The deadline for `timeout_ms` into *out: PS_OK and *out set, or
+ * PS_EINVAL for a timeout below PS_FOREVER. Inline: it runs on every
+ * transfer, and PS_FOREVER / 0 need no clock. */
 static inline int ps__deadline_make(int timeout_ms, ps__deadline *out)
 {
     if (timeout_ms > 0) {
@@ -249,10 +253,16 @@ void ps__sock_close(ps__sock_t s);
  * may also mean the wait was canceled by a local shutdown without the
  * socket being ready: callers retry the operation, never assume it. */
 int ps__sock_wait(ps__sock_t s, int events, int timeout_ms);
+/* The address `s` is bound to (getsockname) into *out: PS_OK, the mapped
+ * system error, or ps__addr_from_native's PS_EINVAL / PS_EAFNOSUPPORT. */
 int ps__sock_local_addr(ps__sock_t s, ps_addr *out);
 /* setsockopt(), with the system's argument types. */
 int ps__sock_setopt(ps__sock_t s, int level, int name, const void *val,
                     size_t len);
+/* The address of the peer of `s` (getpeername), as ps__sock_local_addr.
+ * A socket that is not connected (any more) fails with the system's "not
+ * connected", whose mapping differs: PS_EPIPE on POSIX, PS_EINVAL on
+ * Windows. */
 int ps__sock_peer_addr(ps__sock_t s, ps_addr *out);
 
 /* ---- backend: listener.c ------------------------------------------------ */
@@ -327,7 +337,16 @@ int ps__conn_set_recv_timeout(ps__sock_t s, int timeout_ms);
 int ps__conn_shutdown(ps__sock_t s, int how);
 /* Reset: SO_LINGER {1, 0} then close. */
 void ps__conn_abort(ps__sock_t s);
+/* TCP_NODELAY = `on` (0 or 1, checked by the caller): PS_OK or the
+ * system's error (PS_ENOTSUP for a unix-domain socket on Linux). */
 int ps__conn_set_nodelay(ps__sock_t s, int on);
+/* SO_KEEPALIVE = `on`; when on, an `idle_s` / `interval_s` above 0 also
+ * sets that time, 0 leaves it (the caller has checked on is 0 or 1 and the
+ * times are not negative). PS_ENOTSUP where the system has no such option,
+ * PS_EINVAL for a time too large (the system's limit; Windows: what
+ * SIO_KEEPALIVE_VALS can take), else the system's error. Windows sets both
+ * times in one call: a 0 there is Windows' standard time. Keepalive stays
+ * on if setting a time fails. */
 int ps__conn_set_keepalive(ps__sock_t s, int on, int idle_s, int interval_s);
 
 /* ---- backend: conn.c, vectored I/O -----------------------------------------
@@ -363,7 +382,15 @@ int ps__dgram_sendto(ps__sock_t s, const void *buf, size_t len,
  * error. */
 int ps__dgram_recvfrom(ps__sock_t s, void *buf, size_t cap, size_t *got,
                        size_t *full_len, ps_addr *from, int may_block);
+/* Fix the peer of `s` (connect(); the caller has checked its family and
+ * port). Windows also turns SIO_UDP_CONNRESET back on, so that the peer's
+ * closed port is reported. PS_OK or the system's error. */
 int ps__dgram_connect(ps__sock_t s, const ps_addr *peer);
+/* Multicast sending options of `s`, a socket of `family`, in this order:
+ * the outgoing interface from `iface` unless NULL (IPv4: its address;
+ * IPv6: its scope_id as interface index), hop limit `ttl` unless 0, loop
+ * `loop` unless -1 (ranges checked by the caller). Stops at the first
+ * failure and returns it; options set before it stay set. */
 int ps__dgram_set_multicast(ps__sock_t s, int family, const ps_addr *iface,
                             int ttl, int loop);
 

@@ -108,20 +108,34 @@ int ps_accept(ps_listener *l, ps_conn **out, ps_addr *peer, int timeout_ms)
     if (!c)
         return ps__fail(PS_ENOMEM);
     ps__sock_t s;
+    /* A server that had to wait for one client usually waits for the next
+     * as well: once an accept on this listener found nothing queued, later
+     * ones that may wait do so first, which saves the try that would fail
+     * (a system call; under Wine a wineserver round trip). A blocking
+     * listener's PS_FOREVER accept waits in the system and needs none. */
+    int wait_first = l->accept_waited && dl != PS__DL_NOWAIT &&
+                     (PS__LISTENER_NONBLOCKING || dl != PS__DL_FOREVER);
     for (;;) {
         if (atomic_load(&l->shut)) {
             rc = ps__fail(PS_ECANCELED);
             break;
         }
-        rc = ps__listener_accept(l->h.sock, &s, peer, dl == PS__DL_FOREVER);
-        if (rc == PS_OK)
-            break;
-        /* A connection reset while still queued is not the listener's
-         * failure: go on to the next one. */
-        if (rc == PS__EINTR || rc == PS_ECONNABORTED)
-            continue;
-        if (rc != PS_EWOULDBLOCK)
-            break;
+        if (wait_first) {
+            wait_first = 0;
+        } else {
+            rc = ps__listener_accept(l->h.sock, &s, peer,
+                                     dl == PS__DL_FOREVER);
+            if (rc == PS_OK)
+                break;
+            /* A connection reset while still queued is not the listener's
+             * failure: go on to the next one. */
+            if (rc == PS__EINTR || rc == PS_ECONNABORTED)
+                continue;
+            if (rc != PS_EWOULDBLOCK)
+                break;
+            if (dl != PS__DL_NOWAIT)
+                l->accept_waited = 1;
+        }
         rc = ps__wait_until(l->h.sock, PS__WAIT_READ, dl);
         if (rc != PS_OK)
             break;

@@ -98,6 +98,35 @@ static void test_abort_resets_peer(void **state)
     ps_listener_close(l);
 }
 
+/* The addresses while connected, and once the connection is gone: the
+ * same error on every system (Linux says ENOTCONN, Winsock WSAENOTCONN). */
+static void test_peer_addr_after_reset(void **state)
+{
+    (void)state;
+    ps_listener *l;
+    ps_conn *a, *b;
+    pair_up(&l, &a, &b);
+    ps_addr a_local, a_peer, b_local, b_peer;
+    assert_int_equal(ps_conn_local_addr(a, &a_local), PS_OK);
+    assert_int_equal(ps_conn_peer_addr(a, &a_peer), PS_OK);
+    assert_int_equal(ps_conn_local_addr(b, &b_local), PS_OK);
+    assert_int_equal(ps_conn_peer_addr(b, &b_peer), PS_OK);
+    assert_true(ps_addr_equal(&a_local, &b_peer));
+    assert_true(ps_addr_equal(&a_peer, &b_local));
+
+    assert_int_equal(ps_abort(a), PS_OK);
+    char buf[8];
+    assert_string_equal(ps_errname(ps_recv(b, buf, sizeof buf, NULL, 5000)),
+                        ps_errname(PS_ECONNRESET));
+    ps_addr after;
+    assert_string_equal(ps_errname(ps_conn_peer_addr(b, &after)),
+                        ps_errname(PS_EPIPE));
+    /* This side's address stays readable. */
+    assert_int_equal(ps_conn_local_addr(b, &after), PS_OK);
+    ps_close(b);
+    ps_listener_close(l);
+}
+
 /* A receive that waits without deadline, in another thread, so that the
  * peer's close or reset arrives while it is blocked. */
 typedef struct blocked_recv {
@@ -360,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_peer_close_is_closed),
         cmocka_unit_test(test_recv_exact_meets_end_of_stream),
         cmocka_unit_test(test_abort_resets_peer),
+        cmocka_unit_test(test_peer_addr_after_reset),
         cmocka_unit_test(test_abort_resets_waiting_peer),
         cmocka_unit_test(test_close_ends_waiting_peer),
         cmocka_unit_test(test_half_close),

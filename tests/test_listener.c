@@ -321,6 +321,73 @@ static void test_ipv6_loopback(void **state)
     ps_listener_close(l);
 }
 
+/* After an accept that had to wait, the listener's later accepts wait
+ * before they try (src/listener.c): each kind of call must still behave as
+ * documented on that path: a queued connection is taken at once, nothing
+ * queued times out no earlier than asked, PS_FOREVER takes a connection
+ * that comes later, and ps_listener_shutdown still wakes it. */
+struct later_accept {
+    ps_listener *l;
+    int rc;
+};
+
+static void later_accept_main(void *arg)
+{
+    struct later_accept *a = arg;
+    ps_conn *c = NULL;
+    a->rc = ps_accept(a->l, &c, NULL, PS_FOREVER);
+    if (c)
+        ps_close(c);
+}
+
+static void test_accepts_after_a_wait(void **state)
+{
+    (void)state;
+    ps_listener *l;
+    ps_addr bound;
+    ps_conn *client, *server;
+    ps_test_listen(&l, PS_AF_INET, &bound);
+
+    double t0 = ps_test_now_ms();
+    assert_int_equal(ps_accept(l, &server, NULL, 100), PS_ETIMEDOUT);
+    assert_true(ps_test_now_ms() - t0 >= 100.0);
+
+    /* Queued before the call: taken without waiting for the timeout. */
+    assert_int_equal(ps_connect(&client, &bound, 5000), PS_OK);
+    t0 = ps_test_now_ms();
+    assert_int_equal(ps_accept(l, &server, NULL, 10000), PS_OK);
+    assert_true(ps_test_now_ms() - t0 < 5000.0);
+    exchange(client, server, "queued");
+    ps_close(client);
+    ps_close(server);
+
+    t0 = ps_test_now_ms();
+    assert_int_equal(ps_accept(l, &server, NULL, 150), PS_ETIMEDOUT);
+    double took = ps_test_now_ms() - t0;
+    assert_true(took >= 150.0 && took < 5000.0);
+
+    /* PS_FOREVER: a client that comes later is accepted. */
+    struct later_accept a = {l, -99};
+    ps_test_thread *t;
+    assert_int_equal(ps_test_thread_start(&t, later_accept_main, &a), 0);
+    ps_test_sleep_ms(100);
+    assert_int_equal(ps_connect(&client, &bound, 5000), PS_OK);
+    ps_test_thread_join(t);
+    assert_int_equal(a.rc, PS_OK);
+    ps_close(client);
+
+    /* And a shutdown wakes one that waits for nobody. */
+    a.rc = -99;
+    assert_int_equal(ps_test_thread_start(&t, later_accept_main, &a), 0);
+    ps_test_sleep_ms(150);
+    t0 = ps_test_now_ms();
+    assert_int_equal(ps_listener_shutdown(l), PS_OK);
+    ps_test_thread_join(t);
+    assert_int_equal(a.rc, PS_ECANCELED);
+    assert_true(ps_test_now_ms() - t0 < 2000.0);
+    assert_int_equal(ps_listener_close(l), PS_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_rebind_after_restart),
         cmocka_unit_test(test_accepted_inherits_nothing),
         cmocka_unit_test(test_ipv6_loopback),
+        cmocka_unit_test(test_accepts_after_a_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,9 @@ static const struct {
     {EPIPE, PS_EPIPE},
     {ESHUTDOWN, PS_EPIPE},
     {ENOTCONN, PS_EPIPE},
+    {EISCONN, PS_EINVAL},           /* as Winsock's table: same cause, */
+    {EDESTADDRREQ, PS_EINVAL},      /* same code on both systems */
+    {ENETRESET, PS_ECONNRESET},
     {EADDRINUSE, PS_EADDRINUSE},
     {EADDRNOTAVAIL, PS_EADDRNOTAVAIL},
     {EACCES, PS_EACCES},

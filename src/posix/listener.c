@@ -8,17 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Linux listeners are blocking: ps_accept with PS_FOREVER is then one
- * accept4() call, as with a raw socket, and ps_listener_shutdown still
- * wakes it (shutdown() makes a blocked accept fail with EINVAL). Other
- * systems do not promise that wake-up, so there the listener is
- * non-blocking and every wait happens in poll(). */
-#ifdef __linux__
-#define PS__LISTENER_NONBLOCKING 0
-#else
-#define PS__LISTENER_NONBLOCKING 1
-#endif
-
 int ps__listener_open(const ps_addr *addr, int backlog, unsigned flags,
                       ps__sock_t *out)
 {

@@ -21,6 +21,18 @@ typedef int ps__sock_t;
 typedef socklen_t ps__socklen_t;
 #define PS__BAD_SOCK (-1)
 
+/* Linux listeners are blocking: ps_accept with PS_FOREVER is then one
+ * accept4() call, as with a raw socket, and ps_listener_shutdown still
+ * wakes it (shutdown() makes a blocked accept fail with EINVAL). Other
+ * systems do not promise that wake-up, so there the listener is
+ * non-blocking and every wait happens in poll(). src/listener.c reads it
+ * too: a blocking accept needs no wait first. */
+#ifdef __linux__
+#define PS__LISTENER_NONBLOCKING 0
+#else
+#define PS__LISTENER_NONBLOCKING 1
+#endif
+
 /* Shared by the POSIX backend's files (socket.c). */
 int ps__sock_open(int family, int type, int nonblocking, ps__sock_t *out);
 int ps__sock_set_nonblocking(ps__sock_t s, int on);

@@ -25,7 +25,7 @@ static const struct {
     {WSAECONNABORTED, PS_ECONNABORTED},
     {WSAESHUTDOWN, PS_EPIPE},
     {WSAETIMEDOUT, PS_ETIMEDOUT},
-    {WSAENOTCONN, PS_EINVAL},
+    {WSAENOTCONN, PS_EPIPE}, /* the connection is gone: as POSIX ENOTCONN */
     {WSAEISCONN, PS_EINVAL},
     /* a local cancel (CancelIoEx) of a pending operation */
     {WSA_OPERATION_ABORTED, PS_ECANCELED},

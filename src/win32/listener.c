@@ -62,7 +62,10 @@ int ps__listener_accept(ps__sock_t l, ps__sock_t *out, ps_addr *peer,
     (void)may_block; /* the listener is non-blocking: see socket.c */
     struct sockaddr_storage ss;
     int len = (int)sizeof ss;
-    SOCKET s = accept(l, (struct sockaddr *)&ss, &len);
+    /* No address asked for: none fetched either (Wine's accept() asks the
+     * wineserver for the socket's file descriptor to learn it). */
+    SOCKET s = accept(l, peer ? (struct sockaddr *)&ss : NULL,
+                      peer ? &len : NULL);
     if (s == INVALID_SOCKET) {
         int err = WSAGetLastError();
         /* Winsock's name for "the pending connection was reset before it

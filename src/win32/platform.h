@@ -27,6 +27,10 @@ int ps__sock_open(int family, int type, int nonblocking, ps__sock_t *out);
  * keeps per thread, so that no thread calls into the unloaded code. */
 void ps__conn_os_unload(void);
 
+/* Listeners are non-blocking (socket.c): every ps_accept tries, and waits
+ * in select() if nothing is queued. */
+#define PS__LISTENER_NONBLOCKING 1
+
 /* No socket receive timeouts (src/internal.h): ps__conn_recv_until is an
  * overlapped receive and a timed wait. */
 #define PS__CONN_RECV_TIMEO 0
