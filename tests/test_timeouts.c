@@ -141,6 +141,13 @@ static void test_connect_timeout_backlog_full(void **state)
     }
     assert_true(timed_out);
     assert_true(nheld >= 1);
+    /* Timeout 0 against the same full queue: "would block", at once. */
+    ps_conn *extra = NULL;
+    double t0 = ps_test_now_ms();
+    assert_string_equal(ps_errname(ps_connect(&extra, &a, 0)),
+                        ps_errname(PS_EWOULDBLOCK));
+    assert_null(extra);
+    assert_true(ps_test_now_ms() - t0 < 1000.0);
     while (nheld > 0)
         ps_close(held[--nheld]);
     ps_listener_close(l);
@@ -155,14 +162,29 @@ static void test_zero_timeout_succeeds_when_ready(void **state)
     ps_conn *a, *b = NULL;
     assert_int_equal(ps_connect(&a, &bound, 5000), PS_OK);
     /* The pending connection reaches the queue shortly after connect
-     * returns; timeout 0 takes it without waiting (bounded retries). */
-    int rc = PS_EWOULDBLOCK;
-    for (int i = 0; i < 300 && rc == PS_EWOULDBLOCK; i++) {
-        rc = ps_accept(l, &b, NULL, 0);
-        if (rc == PS_EWOULDBLOCK)
-            ps_test_sleep_ms(10);
+     * returns: once a poller reports the listener readable (bounded wait),
+     * one accept with timeout 0 must take it. */
+    ps_poller *p;
+    int tag;
+    assert_int_equal(ps_poller_create(&p, 0), PS_OK);
+    assert_int_equal(ps_poller_add(p, l, PS_READABLE, &tag), PS_OK);
+    unsigned ready = 0;
+    double end = ps_test_now_ms() + 5000.0;
+    for (int round = 0; round < 100 && !(ready & PS_READABLE); round++) {
+        double left = end - ps_test_now_ms();
+        if (left <= 0)
+            break;
+        ps_event ev[4];
+        size_t n = 0;
+        assert_int_equal(ps_poller_wait(p, ev, 4, &n, (int)left + 1), PS_OK);
+        for (size_t i = 0; i < n; i++)
+            if (ev[i].user == &tag)
+                ready |= ev[i].events;
     }
-    assert_int_equal(rc, PS_OK);
+    assert_int_equal(ps_poller_remove(p, l), PS_OK);
+    assert_int_equal(ps_poller_close(p), PS_OK);
+    assert_true(ready & PS_READABLE);
+    assert_int_equal(ps_accept(l, &b, NULL, 0), PS_OK);
 
     /* Two bytes sent in one call arrive together: after waiting for the
      * first, the second is already there and timeout 0 returns it. */
