@@ -93,6 +93,13 @@ int ps_test_signal_storm_start(int period_ms, const char **why)
 
 long ps_test_signal_storm_stop(void) { return 0; }
 
+int ps_test_sigpipe_default(const char **why)
+{
+    *why = "Windows has no SIGPIPE (a send on a broken connection only "
+           "fails)";
+    return -1;
+}
+
 int ps_test_try_hijack(const ps_addr *a)
 {
     struct sockaddr_storage ss;
