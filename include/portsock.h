@@ -491,7 +491,8 @@ PS_API int ps_dgram_set_multicast(ps_dgram *d, const ps_addr *iface, int ttl,
 PS_API int ps_dgram_local_addr(const ps_dgram *d, ps_addr *out);
 /** Close and free. NULL gives PS_EINVAL. */
 PS_API int ps_dgram_close(ps_dgram *d);
-/** The OS socket; do not close it or change its blocking mode. */
+/** The OS socket; do not close it or change its blocking mode.
+ * PS_INVALID_SOCKET for NULL. */
 PS_API ps_socket_t ps_dgram_native(const ps_dgram *d);
 
 /* ---- poller: readiness of many sockets ------------------------------------
@@ -547,7 +548,8 @@ enum ps_poller_flags {
 /** Create a poller. Errors: PS_EINVAL (unknown flags), PS_ENOMEM,
  * PS_EMFILE, PS_ENOTSUP (no mechanism available). */
 PS_API int ps_poller_create(ps_poller **out, unsigned flags);
-/** Name of the mechanism in use: "epoll", "poll" or "afd". */
+/** Name of the mechanism in use: "epoll", "poll" or "afd"; "none" for
+ * NULL. Never NULL. */
 PS_API const char *ps_poller_backend(const ps_poller *p);
 
 /** Register a handle for `events` (PS_READABLE | PS_WRITABLE, or 0 for
