@@ -67,10 +67,33 @@ static void test_init_refcount(void **state)
     assert_int_equal(ps_conn_pair(pair), PS_OK);
     ps_close(pair[0]);
     ps_close(pair[1]);
-    assert_string_equal(ps_version(), PS_VERSION_STRING);
-    assert_int_equal(PS_VERSION_HEX, (PS_VERSION_MAJOR << 16) |
-                                         (PS_VERSION_MINOR << 8) |
-                                         PS_VERSION_PATCH);
+}
+
+/* The version three ways: the macros agree with each other (the string is
+ * MAJOR.MINOR.PATCH, the number 0xMMmmpp of the same parts), and the
+ * library actually linked says the same as the header compiled against. */
+static void test_version(void **state)
+{
+    (void)state;
+    char text[64];
+    snprintf(text, sizeof text, "%d.%d.%d", PS_VERSION_MAJOR,
+             PS_VERSION_MINOR, PS_VERSION_PATCH);
+    assert_string_equal(PS_VERSION_STRING, text);
+    const char *v = ps_version();
+    assert_non_null(v);
+    assert_string_equal(v, PS_VERSION_STRING);
+    /* The linked library's string, read as numbers, gives PS_VERSION_HEX:
+     * each part fits its byte. */
+    unsigned major = 999, minor = 999, patch = 999;
+    char rest = 0;
+    assert_int_equal(sscanf(v, "%u.%u.%u%c", &major, &minor, &patch, &rest),
+                     3);
+    assert_true(major <= 0xff && minor <= 0xff && patch <= 0xff);
+    assert_int_equal((major << 16) | (minor << 8) | patch,
+                     (unsigned)PS_VERSION_HEX);
+    assert_int_equal(major, PS_VERSION_MAJOR);
+    assert_int_equal(minor, PS_VERSION_MINOR);
+    assert_int_equal(patch, PS_VERSION_PATCH);
 }
 
 int main(void)
@@ -79,6 +102,7 @@ int main(void)
         cmocka_unit_test(test_codes_and_messages),
         cmocka_unit_test(test_os_error_kept),
         cmocka_unit_test(test_init_refcount),
+        cmocka_unit_test(test_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
-/* Waking a thread blocked in ps_accept or ps_recv from another thread, and
- * the calls the header allows to run at once on one handle. The close comes
- * only after the woken thread has returned, as the header requires. */
+/* Waking a thread blocked in ps_accept, ps_recv or ps_send from another
+ * thread, and the calls the header allows to run at once on one handle.
+ * The close comes only after the woken thread has returned, as the header
+ * requires. */
 #include "ps_test.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +173,187 @@ static void test_shutdown_before_accept(void **state)
     ps_listener_close(l);
 }
 
+/* A sender blocked because the peer reads nothing, woken by a third
+ * thread's ps_shutdown(PS_SHUT_WR or PS_SHUT_RDWR): the header says it
+ * returns PS_EPIPE, and `sent` says exactly what was queued, which is
+ * what the peer then reads before the end of stream. */
+#define WAKE_SEND_SIZE ((size_t)64 << 20) /* more than any socket buffers */
+#define WAKE_SEND_CHUNK 65536
+
+struct blocked_send {
+    ps_conn *c;
+    const unsigned char *buf;
+    size_t len;
+    int all; /* ps_send_all, else ps_send */
+    int rc;
+    size_t sent;
+    atomic_int returned;
+};
+
+static void send_main(void *arg)
+{
+    struct blocked_send *s = arg;
+    s->rc = s->all ? ps_send_all(s->c, s->buf, s->len, &s->sent, PS_FOREVER)
+                   : ps_send(s->c, s->buf, s->len, &s->sent, PS_FOREVER);
+    atomic_store(&s->returned, 1);
+}
+
+/* Fill `c`'s buffers with timeout-0 sends (the peer reads nothing) until
+ * a send would block also after a pause, so that the system has moved all
+ * it will to the peer; returns the bytes queued. */
+static size_t fill_buffers(ps_conn *c, const unsigned char *buf)
+{
+    size_t queued = 0;
+    int settled = 0;
+    for (int round = 0; round < 100 && !settled; round++) {
+        int sent_this_round = 0;
+        for (int i = 0; i < 100000; i++) {
+            size_t n = 0;
+            int rc = ps_send(c, buf + queued, WAKE_SEND_CHUNK, &n, 0);
+            if (rc == PS_EWOULDBLOCK)
+                break;
+            assert_int_equal(rc, PS_OK);
+            queued += n;
+            sent_this_round = 1;
+            assert_true(queued + WAKE_SEND_CHUNK <= WAKE_SEND_SIZE);
+        }
+        settled = !sent_this_round && queued > 0;
+        if (!settled)
+            ps_test_sleep_ms(50);
+    }
+    assert_true(settled);
+    return queued;
+}
+
+/* Read `c` until the end of stream (bounded in time): the count, checking
+ * that the bytes are `want`'s first ones. */
+static size_t read_to_end(ps_conn *c, const unsigned char *want, size_t max)
+{
+    static unsigned char buf[WAKE_SEND_CHUNK];
+    size_t total = 0;
+    double end = ps_test_now_ms() + 30000.0;
+    for (;;) {
+        size_t n = 0;
+        int rc = ps_recv(c, buf, sizeof buf, &n, 5000);
+        if (rc == PS_ECLOSED)
+            return total;
+        if (rc != PS_OK)
+            fail_msg("reading what was sent: %s after %lu bytes",
+                     ps_errname(rc), (unsigned long)total);
+        if (n > max - total)
+            fail_msg("the peer got more than was sent: %lu > %lu",
+                     (unsigned long)(total + n), (unsigned long)max);
+        if (memcmp(buf, want + total, n) != 0)
+            fail_msg("bytes %lu..%lu differ from what was sent",
+                     (unsigned long)total, (unsigned long)(total + n));
+        total += n;
+        if (ps_test_now_ms() > end)
+            fail_msg("still reading after 30 s (%lu bytes)",
+                     (unsigned long)total);
+    }
+}
+
+static void wake_send(int all, int how)
+{
+    ps_listener *l;
+    ps_conn *a, *b;
+    ps_test_listen(&l, PS_AF_INET, NULL);
+    ps_test_connect_pair(l, &a, &b);
+    unsigned char *data = malloc(WAKE_SEND_SIZE);
+    assert_non_null(data);
+    ps_test_fill(data, WAKE_SEND_SIZE, 0x5eedu + (uint32_t)all);
+    /* ps_send returns once anything is queued, so it only blocks on full
+     * buffers; ps_send_all blocks on its own once they fill. */
+    size_t prefill = all ? 0 : fill_buffers(a, data);
+    struct blocked_send s;
+    s.c = a;
+    s.buf = data + prefill;
+    s.len = WAKE_SEND_SIZE - prefill;
+    s.all = all;
+    s.rc = -99;
+    s.sent = 99;
+    atomic_init(&s.returned, 0);
+    ps_test_thread *t;
+    assert_int_equal(ps_test_thread_start(&t, send_main, &s), 0);
+    ps_test_sleep_ms(300); /* let it fill what is left and block */
+    int early = atomic_load(&s.returned);
+    double woke = ps_test_now_ms();
+    int shut_rc = ps_shutdown(a, how);
+    /* Wait for it, bounded. Should it stay blocked, reading on the peer
+     * lets it finish, so the thread can be joined before failing. */
+    while (!atomic_load(&s.returned) && ps_test_now_ms() - woke < PROMPT_MS)
+        ps_test_sleep_ms(5);
+    double returned_ms = ps_test_now_ms() - woke;
+    int stuck = !atomic_load(&s.returned);
+    if (stuck) {
+        static unsigned char sink[WAKE_SEND_CHUNK];
+        double give_up = ps_test_now_ms() + 10000.0;
+        for (int i = 0; i < 100000 && !atomic_load(&s.returned) &&
+                        ps_test_now_ms() < give_up;
+             i++) {
+            size_t n;
+            if (ps_recv(b, sink, sizeof sink, &n, 100) == PS_ECLOSED)
+                break;
+        }
+        if (!atomic_load(&s.returned))
+            /* Not even that ended it: fail without joining; the thread,
+             * its connection and `data` are left to the process exit. */
+            fail_msg("ps_shutdown did not wake the sender within %.0f ms, "
+                     "nor did reading on the peer for 10 s", PROMPT_MS);
+    }
+    ps_test_thread_join(t);
+    print_message("%s, %s: %s after %.1f ms, %lu of %lu bytes sent "
+                  "(%lu before)\n",
+                  all ? "ps_send_all" : "ps_send",
+                  how == PS_SHUT_WR ? "PS_SHUT_WR" : "PS_SHUT_RDWR",
+                  ps_errname(s.rc), returned_ms, (unsigned long)s.sent,
+                  (unsigned long)s.len, (unsigned long)prefill);
+    if (early)
+        fail_msg("the sender returned before the shutdown (%s): the buffers "
+                 "did not fill", ps_errname(s.rc));
+    if (stuck)
+        fail_msg("ps_shutdown did not wake the sender within %.0f ms",
+                 PROMPT_MS);
+    assert_int_equal(shut_rc, PS_OK);
+    assert_string_equal(ps_errname(s.rc), ps_errname(PS_EPIPE));
+    if (all)
+        assert_true(s.sent > 0 && s.sent < s.len);
+    else
+        assert_int_equal(s.sent, 0); /* ps_send: 0 on error */
+    /* Later sends are refused too. */
+    size_t n = 99;
+    assert_int_equal(ps_send(a, "x", 1, &n, 0), PS_EPIPE);
+    assert_int_equal(n, 0);
+    /* The peer reads exactly what was reported queued, then the end of
+     * stream: nothing lost, nothing extra. */
+    size_t got = read_to_end(b, data, WAKE_SEND_SIZE);
+    assert_int_equal(got, prefill + s.sent);
+    char c;
+    assert_int_equal(ps_recv(b, &c, 1, NULL, 0), PS_ECLOSED);
+    free(data);
+    ps_close(a);
+    ps_close(b);
+    ps_listener_close(l);
+}
+
+static void test_wake_send_all_shut_wr(void **state)
+{
+    (void)state;
+    wake_send(1, PS_SHUT_WR);
+}
+
+static void test_wake_send_shut_wr(void **state)
+{
+    (void)state;
+    wake_send(0, PS_SHUT_WR);
+}
+
+static void test_wake_send_all_shut_rdwr(void **state)
+{
+    (void)state;
+    wake_send(1, PS_SHUT_RDWR);
+}
+
 /* One thread sends while another receives on the same connection: the
  * concurrency the header allows. Both directions carry 8 MiB at once. */
 #define DUPLEX_SIZE ((size_t)8 << 20)
@@ -243,6 +426,9 @@ int main(void)
         cmocka_unit_test(test_wake_recv_exact_forever),
         cmocka_unit_test(test_wake_recv_exact_deadline),
         cmocka_unit_test(test_shutdown_before_accept),
+        cmocka_unit_test(test_wake_send_all_shut_wr),
+        cmocka_unit_test(test_wake_send_shut_wr),
+        cmocka_unit_test(test_wake_send_all_shut_rdwr),
         cmocka_unit_test(test_send_and_recv_concurrently),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

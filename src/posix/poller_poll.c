@@ -88,9 +88,22 @@ static void ps__pollset_close(ps_poller *p)
     free(s);
 }
 
+/* PS_HANGUP on the peer's orderly close (the header: "the peer closed"):
+ * POLLHUP comes only once both directions are closed, so a connection
+ * whose peer sent its end of stream would show as PS_READABLE alone.
+ * POLLRDHUP (Linux, FreeBSD 13+) says it, and is asked for on every
+ * registration, as the epoll backend asks for EPOLLRDHUP, so that it is
+ * reported whether asked for or not. Where poll has no POLLRDHUP (macOS,
+ * older BSDs) this backend reports a peer's close as PS_READABLE only. */
+#ifdef POLLRDHUP
+#define PS__POLLRDHUP POLLRDHUP
+#else
+#define PS__POLLRDHUP 0
+#endif
+
 static short ps__poll_mask(unsigned events)
 {
-    return (short)(((events & PS_READABLE) ? POLLIN : 0) |
+    return (short)(PS__POLLRDHUP | ((events & PS_READABLE) ? POLLIN : 0) |
                    ((events & PS_WRITABLE) ? POLLOUT : 0));
 }
 
@@ -161,9 +174,9 @@ static int ps__pollset_wait(ps_poller *p, ps_event *events, size_t max,
         }
         ready--;
     }
-    /* poll() reports only the events asked for plus POLLHUP, POLLERR and
-     * POLLNVAL (POSIX), so nothing needs filtering. Slots are scanned from
-     * s->next to the end, then from 1. */
+    /* poll() reports only the events asked for (POLLRDHUP always is) plus
+     * POLLHUP, POLLERR and POLLNVAL (POSIX), so nothing needs filtering.
+     * Slots are scanned from s->next to the end, then from 1. */
     size_t out = 0, i = s->next, count = s->count;
     for (size_t k = 1; k < count && out < max && ready > 0; k++) {
         short re = s->fds[i].revents;
@@ -176,7 +189,7 @@ static int ps__pollset_wait(ps_poller *p, ps_event *events, size_t max,
         events[out].events =
             ((re & POLLIN) ? PS_READABLE : 0u) |
             ((re & POLLOUT) ? PS_WRITABLE : 0u) |
-            ((re & POLLHUP) ? PS_HANGUP : 0u) |
+            ((re & (POLLHUP | PS__POLLRDHUP)) ? PS_HANGUP : 0u) |
             ((re & (POLLERR | POLLNVAL)) ? PS_ERROR : 0u);
         out++;
         s->next = i;

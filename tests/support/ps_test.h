@@ -61,6 +61,14 @@ int ps_test_signal_storm_start(int period_ms, const char **why);
 /* Stop the storm; returns how many signals were delivered. */
 long ps_test_signal_storm_stop(void);
 
+/* Give SIGPIPE its default action (terminate the process) and unblock it
+ * in the calling thread, whatever the runner set up (ctest, a shell or CI
+ * may ignore or block it), so that a write the library failed to protect
+ * would kill the test. 0 on success (both read back; the test fails if
+ * they do not hold), -1 where the platform has no SIGPIPE (reason in
+ * *why). */
+int ps_test_sigpipe_default(const char **why);
+
 /* Listen on the loopback of `family` at port 0; `bound` (may be NULL) gets
  * the real address. Fails the test on error. */
 void ps_test_listen(ps_listener **l, int family, ps_addr *bound);

@@ -172,6 +172,26 @@ long ps_test_signal_storm_stop(void)
     return atomic_load(&ps_test_storm_count);
 }
 
+int ps_test_sigpipe_default(const char **why)
+{
+    (void)why;
+    struct sigaction sa, now;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGPIPE, &sa, NULL), 0);
+    sigset_t set, blocked;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+    /* Read both back: the test below relies on them. */
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &blocked), 0);
+    assert_false(sigismember(&blocked, SIGPIPE));
+    assert_int_equal(sigaction(SIGPIPE, NULL, &now), 0);
+    assert_true(now.sa_handler == SIG_DFL);
+    return 0;
+}
+
 int ps_test_try_hijack(const ps_addr *a)
 {
     struct sockaddr_storage ss;
