@@ -164,26 +164,7 @@ static void test_zero_timeout_succeeds_when_ready(void **state)
     /* The pending connection reaches the queue shortly after connect
      * returns: once a poller reports the listener readable (bounded wait),
      * one accept with timeout 0 must take it. */
-    ps_poller *p;
-    int tag;
-    assert_int_equal(ps_poller_create(&p, 0), PS_OK);
-    assert_int_equal(ps_poller_add(p, l, PS_READABLE, &tag), PS_OK);
-    unsigned ready = 0;
-    double end = ps_test_now_ms() + 5000.0;
-    for (int round = 0; round < 100 && !(ready & PS_READABLE); round++) {
-        double left = end - ps_test_now_ms();
-        if (left <= 0)
-            break;
-        ps_event ev[4];
-        size_t n = 0;
-        assert_int_equal(ps_poller_wait(p, ev, 4, &n, (int)left + 1), PS_OK);
-        for (size_t i = 0; i < n; i++)
-            if (ev[i].user == &tag)
-                ready |= ev[i].events;
-    }
-    assert_int_equal(ps_poller_remove(p, l), PS_OK);
-    assert_int_equal(ps_poller_close(p), PS_OK);
-    assert_true(ready & PS_READABLE);
+    ps_test_wait_queued(l);
     assert_int_equal(ps_accept(l, &b, NULL, 0), PS_OK);
 
     /* Two bytes sent in one call arrive together: after waiting for the

@@ -69,6 +69,11 @@ long ps_test_signal_storm_stop(void);
  * *why). */
 int ps_test_sigpipe_default(const char **why);
 
+/* Wait (up to 5 s, bounded) until a poller reports `l` readable, i.e. a
+ * connection is queued; the test fails otherwise. Then one ps_accept with
+ * timeout 0 must take it. */
+void ps_test_wait_queued(ps_listener *l);
+
 /* Listen on the loopback of `family` at port 0; `bound` (may be NULL) gets
  * the real address. Fails the test on error. */
 void ps_test_listen(ps_listener **l, int family, ps_addr *bound);

@@ -24,6 +24,32 @@ void ps_test_listen(ps_listener **l, int family, ps_addr *bound)
         assert_int_equal(ps_listener_addr(*l, bound), PS_OK);
 }
 
+void ps_test_wait_queued(ps_listener *l)
+{
+    ps_poller *p;
+    int tag;
+    assert_int_equal(ps_poller_create(&p, 0), PS_OK);
+    assert_int_equal(ps_poller_add(p, l, PS_READABLE, &tag), PS_OK);
+    unsigned ready = 0;
+    double end = ps_test_now_ms() + 5000.0;
+    for (int round = 0; round < 100 && !(ready & PS_READABLE); round++) {
+        double left = end - ps_test_now_ms();
+        if (left <= 0)
+            break;
+        ps_event ev[4];
+        size_t n = 0;
+        assert_int_equal(ps_poller_wait(p, ev, 4, &n, (int)left + 1), PS_OK);
+        for (size_t i = 0; i < n; i++)
+            if (ev[i].user == &tag)
+                ready |= ev[i].events;
+    }
+    assert_int_equal(ps_poller_remove(p, l), PS_OK);
+    assert_int_equal(ps_poller_close(p), PS_OK);
+    if (!(ready & PS_READABLE))
+        fail_msg("the listener was not reported readable within 5 s of a "
+                 "connect (events %#x)", ready);
+}
+
 void ps_test_connect_pair(ps_listener *l, ps_conn **client, ps_conn **server)
 {
     ps_addr a;
