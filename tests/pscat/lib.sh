@@ -68,6 +68,10 @@ make_data() {
 start() {
     local __var=$1 in=$2 out=$3 err=$4
     shift 4
+    # Empty ERR now, not when the background job gets to its redirection:
+    # a file reused from an earlier step still names that step's port, and
+    # listen_port could read it first (a connect refused, then a 60 s hang).
+    [[ $err == /dev/* ]] || : >"$err"
     timeout "${PSCAT_TIMEOUT:-60}" "$@" <"$in" >"$out" 2>"$err" &
     local __pid=$!
     BG_PIDS+=("$__pid")
