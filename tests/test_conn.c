@@ -5,18 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void pair_up(ps_listener **l, ps_conn **client, ps_conn **server)
-{
-    ps_test_listen(l, PS_AF_INET, NULL);
-    ps_test_connect_pair(*l, client, server);
-}
-
 static void test_data_both_ways(void **state)
 {
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[16];
     size_t n = 0;
     assert_int_equal(ps_send(a, "hello", 5, &n, 5000), PS_OK);
@@ -44,7 +38,7 @@ static void test_peer_close_is_closed(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     assert_int_equal(ps_send_all(a, "bye", 3, NULL, 5000), PS_OK);
     ps_close(a);
     char buf[8];
@@ -64,7 +58,7 @@ static void test_recv_exact_meets_end_of_stream(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     unsigned char out[1000], in[2000];
     for (size_t i = 0; i < sizeof out; i++)
         out[i] = (unsigned char)(i * 7 + 3);
@@ -83,7 +77,7 @@ static void test_abort_resets_peer(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     assert_int_equal(ps_abort(a), PS_OK);
     char buf[8];
     size_t got;
@@ -105,7 +99,7 @@ static void test_peer_addr_after_reset(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     ps_addr a_local, a_peer, b_local, b_peer;
     assert_int_equal(ps_conn_local_addr(a, &a_local), PS_OK);
     assert_int_equal(ps_conn_peer_addr(a, &a_peer), PS_OK);
@@ -150,7 +144,7 @@ static void end_seen_by_waiting_recv(int (*end)(ps_conn *), int expected)
 {
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     blocked_recv r = {b, 12345, 99};
     ps_test_thread *t;
     assert_int_equal(ps_test_thread_start(&t, blocked_recv_run, &r), 0);
@@ -190,7 +184,7 @@ static void test_half_close(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     assert_int_equal(ps_send_all(a, "request", 7, NULL, 5000), PS_OK);
     assert_int_equal(ps_shutdown(a, PS_SHUT_WR), PS_OK);
     /* This side can no longer send... */
@@ -239,7 +233,7 @@ static void test_bulk_64mib(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     unsigned char *out = malloc(BULK_SIZE), *in = malloc(BULK_SIZE);
     assert_non_null(out);
     assert_non_null(in);
@@ -271,7 +265,7 @@ static void test_send_all_cut_by_deadline(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     unsigned char *out = malloc(BULK_SIZE), *in = malloc(BULK_SIZE);
     assert_non_null(out);
     assert_non_null(in);
@@ -302,7 +296,7 @@ static void test_recv_exact_cut_by_deadline(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     unsigned char out[1000], in[2000];
     for (size_t i = 0; i < sizeof out; i++)
         out[i] = (unsigned char)(255 - i % 256);
@@ -324,7 +318,7 @@ static void test_options(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     assert_int_equal(ps_conn_set_nodelay(a, 1), PS_OK);
     assert_int_equal(ps_conn_set_nodelay(a, 0), PS_OK);
     assert_int_equal(ps_conn_set_nodelay(a, 2), PS_EINVAL);

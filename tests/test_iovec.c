@@ -7,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void pair_up(ps_listener **l, ps_conn **client, ps_conn **server)
-{
-    ps_test_listen(l, PS_AF_INET, NULL);
-    ps_test_connect_pair(*l, client, server);
-}
-
 static void close_all(ps_listener *l, ps_conn *a, ps_conn *b)
 {
     ps_close(a);
@@ -69,7 +63,7 @@ static void transfer_check(const ps_iovec *out_iov, size_t out_count,
 {
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     /* The caller's array is never modified. */
     ps_iovec *copy = malloc(out_count * sizeof *copy);
     assert_non_null(copy);
@@ -160,7 +154,7 @@ static void test_scatter_order(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     assert_int_equal(ps_send_all(a, "abcdefghij", 10, NULL, 5000), PS_OK);
     /* One scatter read: empty entries are skipped, buffers filled in
      * order (on loopback all ten bytes are normally there already). */
@@ -183,7 +177,7 @@ static void test_gather_cut_by_deadline(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     /* 64 buffers of 1 MiB and one odd-sized one at each end; nobody
      * reads, so the socket buffers fill and the deadline ends the send. */
     enum { N = 66 };
@@ -223,7 +217,7 @@ static void test_states_and_timeouts(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[8];
     ps_iovec in[2] = {{buf, 3}, {buf + 3, 5}};
     size_t n = 77;
@@ -283,7 +277,7 @@ static void test_bad_input(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[4];
     size_t n = 77;
     ps_iovec ok[1] = {{buf, sizeof buf}};
@@ -338,7 +332,7 @@ static void test_interrupted(void **state)
     const char *why = NULL;
     ps_listener *l;
     ps_conn *a, *b;
-    pair_up(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     /* A gather send with and without a deadline, interrupted by signals
      * all along: every byte arrives once, in order. */
     size_t total = (size_t)16 << 20;

@@ -9,12 +9,6 @@
 #define REQUEST_SIZE ((size_t)4 << 20)
 #define REPLY_SIZE ((size_t)1 << 20)
 
-static void pair_up(ps_listener **l, ps_conn **client, ps_conn **server)
-{
-    ps_test_listen(l, PS_AF_INET, NULL);
-    ps_test_connect_pair(*l, client, server);
-}
-
 static unsigned char *make_payload(size_t n, uint32_t seed)
 {
     unsigned char *p = malloc(n);
@@ -64,7 +58,7 @@ static void run_scenario(int linger)
 {
     ps_listener *l;
     ps_conn *client, *server;
-    pair_up(&l, &client, &server);
+    ps_test_pair(&l, &client, &server);
     unsigned char *request = make_payload(REQUEST_SIZE, 11);
     unsigned char *reply = make_payload(REPLY_SIZE, 22);
     unsigned char *in = malloc(REPLY_SIZE);
@@ -136,7 +130,7 @@ static void test_linger_times_out(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *client, *server;
-    pair_up(&l, &client, &server);
+    ps_test_pair(&l, &client, &server);
     /* The client neither closes nor sends: the server's linger ends at its
      * deadline and the connection is closed anyway, without a reset (no
      * input was left unread). */
@@ -166,7 +160,7 @@ static void test_linger_after_peer_closed(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *client, *server;
-    pair_up(&l, &client, &server);
+    ps_test_pair(&l, &client, &server);
     /* The client sent something and closed: the server drains the rest
      * and sees the end of stream. */
     assert_int_equal(ps_send_all(client, "unread", 6, NULL, 5000), PS_OK);
@@ -192,7 +186,7 @@ static void test_linger_peer_resets(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *client, *server;
-    pair_up(&l, &client, &server);
+    ps_test_pair(&l, &client, &server);
     assert_int_equal(ps_send_all(client, "x", 1, NULL, 5000), PS_OK);
     assert_int_equal(ps_abort(client), PS_OK);
     int rc = ps_close_linger(server, 5000);
@@ -216,7 +210,7 @@ static void test_abort_resets_peer(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *client, *server;
-    pair_up(&l, &client, &server);
+    ps_test_pair(&l, &client, &server);
     /* Data in flight, then a reset: the peer gets PS_ECONNRESET, never an
      * end of stream that would pass for a complete reply. */
     unsigned char *reply = make_payload(REPLY_SIZE, 5);
@@ -254,7 +248,7 @@ static void test_bad_input(void **state)
     assert_int_equal(ps_close_linger(NULL, PS_FOREVER), PS_EINVAL);
     ps_listener *l;
     ps_conn *client, *server;
-    pair_up(&l, &client, &server);
+    ps_test_pair(&l, &client, &server);
     /* A bad timeout leaves the connection open and usable. */
     assert_int_equal(ps_close_linger(server, -2), PS_EINVAL);
     assert_int_equal(ps_send_all(server, "ok", 2, NULL, 5000), PS_OK);

@@ -20,12 +20,6 @@ static double waited_since(double t0, int timeout_ms)
     return elapsed;
 }
 
-static void pair(ps_listener **l, ps_conn **a, ps_conn **b)
-{
-    ps_test_listen(l, PS_AF_INET, NULL);
-    ps_test_connect_pair(*l, a, b);
-}
-
 static void unpair(ps_listener *l, ps_conn *a, ps_conn *b)
 {
     if (a)
@@ -113,7 +107,7 @@ static void test_forever_after_timed_out(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[4];
     size_t got = 99;
     double t0 = ps_test_now_ms();
@@ -130,7 +124,7 @@ static void test_forever_after_timed_success(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[4];
     size_t got = 0;
     /* Data there at once, and data that comes during the wait. */
@@ -159,7 +153,7 @@ static void test_zero_after_timed(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[4];
     size_t got = 99;
     assert_int_equal(ps_recv(b, buf, sizeof buf, &got, TIMEOUT_MS),
@@ -191,7 +185,7 @@ static void test_close_linger_forever_after_timed(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[4];
     assert_int_equal(ps_recv(b, buf, sizeof buf, NULL, TIMEOUT_MS),
                      PS_ETIMEDOUT);
@@ -211,7 +205,7 @@ static void test_alternating_timeouts(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     static const int timeouts[] = {50, 300, 50, 50, 300};
     char buf[4];
     size_t got = 99;
@@ -248,7 +242,7 @@ static void test_short_timeouts_never_early(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[4];
     for (int round = 0; round < 5; round++) {
         for (int ms = 1; ms <= 10; ms++) {
@@ -266,7 +260,7 @@ static void test_recv_exact_in_pieces(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     char buf[12];
     size_t got = 99;
 
@@ -328,7 +322,7 @@ static void test_eintr_timed_recv(void **state)
     (void)state;
     ps_listener *l;
     ps_conn *a, *b;
-    pair(&l, &a, &b);
+    ps_test_pair(&l, &a, &b);
     const char *why = NULL;
     if (ps_test_signal_storm_start(7, &why) != 0) {
         unpair(l, a, b);

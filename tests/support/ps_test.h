@@ -79,6 +79,8 @@ void ps_test_wait_queued(ps_listener *l);
 void ps_test_listen(ps_listener **l, int family, ps_addr *bound);
 /* Connect a client to `l` and accept it: two ends of one connection. */
 void ps_test_connect_pair(ps_listener *l, ps_conn **client, ps_conn **server);
+/* Both: listen on IPv4 loopback (port 0), then a connected pair. */
+void ps_test_pair(ps_listener **l, ps_conn **client, ps_conn **server);
 /* 1 if this machine can listen on [::1]. */
 int ps_test_have_ipv6(void);
 

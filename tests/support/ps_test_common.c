@@ -58,6 +58,12 @@ void ps_test_connect_pair(ps_listener *l, ps_conn **client, ps_conn **server)
     assert_int_equal(ps_accept(l, server, NULL, 10000), PS_OK);
 }
 
+void ps_test_pair(ps_listener **l, ps_conn **client, ps_conn **server)
+{
+    ps_test_listen(l, PS_AF_INET, NULL);
+    ps_test_connect_pair(*l, client, server);
+}
+
 int ps_test_have_ipv6(void)
 {
     ps_addr a;
